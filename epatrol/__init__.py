@@ -1,0 +1,3 @@
+"""epatrol: electronic patrol for city management."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+import sys
+
+from epatrol.cli import main
+
+sys.exit(main())

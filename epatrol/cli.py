@@ -1,0 +1,172 @@
+"""The `epatrol` command: run, demo, events, verify, serve, config check|schema."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from epatrol.config import Config, ConfigError, json_schema, load_config
+
+log = logging.getLogger("epatrol")
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _open_db(cfg: Config):
+    from epatrol.evidence.db import Database
+
+    return Database(cfg.database_url)
+
+
+def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
+    from epatrol.models.detector import load_detector
+    from epatrol.pipeline import run_cameras
+
+    detector = load_detector(cfg.models.detector, cfg.models.dir, cfg.models.threads, cfg.models.device)
+    log.info("detector %s (%s) on %s", detector.name, detector.sha256[:12], detector.provider)
+    db = _open_db(cfg)
+    stop = threading.Event()
+
+    def _on_signal(signum, _frame):
+        log.info("%s: closing open clips and stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    workers = run_cameras(cfg, detector, db, stop)
+    for w in workers:
+        log.info(
+            "camera %s: %d packets, %d samples, %d events; per call: %s",
+            w.camera.id, w.stats.packets, w.stats.samples, w.stats.events, w.stats.times.summary(),
+        )
+    if args.stats:
+        Path(args.stats).write_text(json.dumps(_stats_json(workers), indent=2))
+    return 0
+
+
+def _stats_json(workers) -> dict:
+    return {
+        w.camera.id: {
+            "packets": w.stats.packets,
+            "samples": w.stats.samples,
+            "events": w.stats.events,
+            "reconnects": w.feed.reconnects,
+            "per_call": {
+                k: {m: round(x, 3) for m, x in v.items()} for k, v in w.stats.times.per_call_ms().items()
+            },
+        }
+        for w in workers
+    }
+
+
+def cmd_events(cfg: Config, args: argparse.Namespace) -> int:
+    db = _open_db(cfg)
+    from epatrol.evidence.records import event_record
+
+    events = db.list_events(camera_id=args.camera, violation=args.violation, limit=args.limit)
+    for ev in events:
+        record = event_record(ev, cfg.storage.root)
+        if args.json:
+            print(json.dumps(record, ensure_ascii=False))
+        else:
+            print(
+                f"#{record['id']} {record['alerted_at']} {record['camera']} {record['zone']} "
+                f"{record['violation']} clip={record['clip'] or '-'}"
+            )
+    return 0
+
+
+def cmd_verify(cfg: Config, args: argparse.Namespace) -> int:
+    from epatrol.evidence.verify import verify_files
+
+    db = _open_db(cfg)
+    problems = verify_files(db, cfg.storage.root)
+    for p in problems:
+        print(f"{p.reason.upper()}: {p.path} (event {p.event_id}, {p.kind})")
+    total = len(db.all_files())
+    print(f"{total - len(problems)} of {total} evidence files intact")
+    return 1 if problems else 0
+
+
+def cmd_serve(cfg: Config, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from epatrol.api.app import create_app
+
+    uvicorn.run(create_app(cfg), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from epatrol.demo import run_demo
+
+    return run_demo(shared=args.shared, storage=args.storage, log_level=args.log_level)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="epatrol", description="Electronic patrol: cameras -> violations -> evidence.")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("-c", "--config", required=True, type=Path, help="YAML configuration file")
+        return p
+
+    run = with_config(sub.add_parser("run", help="run every camera until its source ends or SIGINT/SIGTERM"))
+    run.add_argument("--stats", help="write per-camera counts and CPU cost per stage to this JSON file")
+    demo = sub.add_parser("demo", help="build the sample footage and run the sample configuration on it")
+    demo.add_argument("--shared", type=Path, default=None, help="the shared folder with media/ and models/")
+    demo.add_argument("--storage", type=Path, default=Path("data/demo"), help="where the demo's evidence goes")
+    events = with_config(sub.add_parser("events", help="list recorded events"))
+    events.add_argument("--json", action="store_true", help="one JSON object per line")
+    events.add_argument("--camera")
+    events.add_argument("--violation")
+    events.add_argument("--limit", type=int, default=1000)
+    with_config(sub.add_parser("verify", help="re-hash every clip and snapshot; exit 1 naming each bad file"))
+    serve = with_config(sub.add_parser("serve", help="serve the HTTP API"))
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    config = sub.add_parser("config", help="check a configuration file or print its JSON Schema")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    check = config_sub.add_parser("check", help="validate a configuration file")
+    check.add_argument("file", type=Path)
+    config_sub.add_parser("schema", help="print the configuration's JSON Schema")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.log_level)
+    from epatrol.models.manifest import ModelError
+
+    try:
+        if args.command == "config":
+            if args.config_command == "schema":
+                print(json_schema())
+                return 0
+            cfg = load_config(args.file)
+            print(f"{args.file}: OK ({len(cfg.cameras)} camera(s))")
+            return 0
+        if args.command == "demo":
+            return cmd_demo(args)
+        cfg = load_config(args.config)
+        handler = {"run": cmd_run, "events": cmd_events, "verify": cmd_verify, "serve": cmd_serve}[args.command]
+        return handler(cfg, args)
+    except (ConfigError, ModelError) as e:
+        print(f"epatrol: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""The configuration file: one pydantic model per section, unknown keys rejected.
+
+Every duration is in seconds and named *_s. Errors name the field path (see ConfigError)."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class ConfigError(Exception):
+    """A configuration file that cannot be used; the message names the file and each bad field."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Site(str, Enum):
+    school = "school"
+    hospital = "hospital"
+    station = "station"
+    business = "business"
+    other = "other"
+
+
+class Violation(str, Enum):
+    street_vending = "street_vending"
+    parked_bikes = "parked_bikes"
+    overflowing_bins = "overflowing_bins"
+    open_burning = "open_burning"
+
+
+Point = tuple[Annotated[float, Field(ge=0.0, le=1.0)], Annotated[float, Field(ge=0.0, le=1.0)]]
+
+
+class Zone(_Section):
+    name: str = Field(min_length=1, max_length=64)
+    polygon: list[Point] = Field(min_length=3, description="Vertices in normalised 0..1 image coordinates (x, y).")
+    violations: list[Violation] = Field(min_length=1)
+
+
+class Camera(_Section):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="Stable id: lower-case letters, digits, - and _.")
+    name: str = Field(min_length=1)
+    url: str = Field(min_length=1, description="rtsp://... or a video file path (relative to the config file).")
+    site: Site = Site.other
+    zones: list[Zone] = Field(default_factory=list)
+    loop: bool = Field(False, description="File sources: start again at the end instead of stopping.")
+    realtime: bool = Field(False, description="File sources: pace at the file's frame rate instead of as fast as possible.")
+    enabled: bool = True
+
+    @field_validator("zones")
+    @classmethod
+    def _unique_zone_names(cls, zones: list[Zone]) -> list[Zone]:
+        names = [z.name for z in zones]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate zone names: {', '.join(dupes)}")
+        return zones
+
+    @property
+    def is_live(self) -> bool:
+        return "://" in self.url
+
+
+class ParkedBikes(_Section):
+    dwell_s: float = Field(120.0, gt=0, description="How long a bike must stay in the zone before it is a violation.")
+    min_count: int = Field(1, ge=1, description="Parked bikes in one zone needed to raise an episode.")
+    confidence: float = Field(0.3, gt=0, lt=1)
+    sample_every_s: float = Field(1.0, gt=0, description="Seconds between analysed frames.")
+    classes: list[str] = Field(default_factory=lambda: ["bicycle", "motorcycle"], min_length=1)
+    max_motion: float = Field(0.35, gt=0, description="A track moving more than this many box-diagonals is not parked.")
+    end_after_s: float = Field(60.0, gt=0, description="Zone seen without enough parked bikes this long ends the episode.")
+
+
+class Violations(_Section):
+    parked_bikes: ParkedBikes = Field(default_factory=ParkedBikes)
+
+
+class Storage(_Section):
+    root: Path = Path("./data")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite:///<root>/epatrol.db")
+
+
+class Models(_Section):
+    dir: Path | None = Field(None, description="Folder with the ONNX weights (EPATROL_MODELS overrides).")
+    detector: str = Field("yolov8n_int8", description="COCO detector from the model manifest.")
+    threads: int | None = Field(None, ge=1, le=64, description="onnxruntime intra-op threads (default: all cores).")
+    device: str = Field("auto", pattern="^(auto|cpu|cuda)$")
+
+
+class Evidence(_Section):
+    pre_s: float = Field(10.0, ge=0, le=120, description="Seconds of video kept before the alert.")
+    post_s: float = Field(10.0, ge=0, le=600, description="Seconds of video recorded after the alert.")
+
+
+class Config(_Section):
+    storage: Storage = Field(default_factory=Storage)
+    models: Models = Field(default_factory=Models)
+    cameras: list[Camera] = Field(min_length=1)
+    violations: Violations = Field(default_factory=Violations)
+    evidence: Evidence = Field(default_factory=Evidence)
+
+    @model_validator(mode="after")
+    def _unique_camera_ids(self) -> "Config":
+        ids = [c.id for c in self.cameras]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate camera ids: {', '.join(dupes)}")
+        return self
+
+    @property
+    def database_url(self) -> str:
+        return self.storage.database_url or f"sqlite:///{(self.storage.root / 'epatrol.db').as_posix()}"
+
+
+def _format_errors(source: str, err: ValidationError) -> str:
+    lines = [f"{source}: {err.error_count()} invalid field(s)"]
+    for e in err.errors():
+        path = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        lines.append(f"  {path}: {e['msg']}")
+    return "\n".join(lines)
+
+
+def _resolve_relative(cfg: Config, base: Path) -> Config:
+    """Paths in the file are relative to the file, not to the caller's working directory."""
+
+    def rel(p: Path | None) -> Path | None:
+        return p if p is None or p.is_absolute() else (base / p).resolve()
+
+    cameras = [
+        c if c.is_live or Path(c.url).is_absolute() else c.model_copy(update={"url": str((base / c.url).resolve())})
+        for c in cfg.cameras
+    ]
+    return cfg.model_copy(
+        update={
+            "storage": cfg.storage.model_copy(update={"root": rel(cfg.storage.root)}),
+            "models": cfg.models.model_copy(update={"dir": rel(cfg.models.dir)}),
+            "cameras": cameras,
+        }
+    )
+
+
+def parse_config(data: object, source: str = "<config>", base: Path | None = None) -> Config:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_format_errors(source, e)) from None
+    return _resolve_relative(cfg, base) if base is not None else cfg
+
+
+def load_config(path: Path | str) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read config file: {e}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    return parse_config(data, str(path), base=path.resolve().parent)
+
+
+def json_schema() -> str:
+    return json.dumps(Config.model_json_schema(), indent=2, ensure_ascii=False)

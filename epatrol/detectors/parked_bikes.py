@@ -1,0 +1,103 @@
+"""Parked bikes (非机动车乱停放): bicycles and motorbikes left standing in a no-parking zone.
+
+A bike is parked when its track has stood still (within `max_motion` box diagonals) inside
+the zone for `dwell_s`. A zone with `min_count` parked bikes is in violation. A bike ridden
+through never stands still long enough; one hidden for a while by a passer-by keeps its track."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from epatrol.config import ParkedBikes
+from epatrol.detectors.episodes import Episode, EpisodeEnded, EpisodeEvent, EpisodeKey
+from epatrol.detectors.tracking import StillTracker, Track
+from epatrol.detectors.zones import ZoneShape, bottom_centres
+from epatrol.models.detections import Detections
+from epatrol.streams.packets import Sample
+
+VIOLATION = "parked_bikes"
+# Share of the samples since a bike came to rest in which it must have been detected:
+# a parked bike is seen most of the time; a flickering false positive is not.
+MIN_SEEN_FRACTION = 0.3
+
+
+class ParkedBikesJudge:
+    violation = VIOLATION
+
+    def __init__(self, camera_id: str, zones: list[ZoneShape], params: ParkedBikes) -> None:
+        self.params = params
+        self.zones = zones
+        self.classes = frozenset(params.classes)
+        # A track outlives an occlusion as long as the zone's episode would.
+        self.tracker = StillTracker(max_age_s=params.end_after_s, max_motion=params.max_motion)
+        self.episodes = {z.name: Episode(EpisodeKey(camera_id, z.name, VIOLATION), params.end_after_s) for z in zones}
+
+    def _is_parked(self, track: Track, now: datetime) -> bool:
+        still_s = track.still_for_s(now)
+        expected = max(1.0, still_s / self.params.sample_every_s)
+        return still_s >= self.params.dwell_s and track.hits_since_still >= MIN_SEEN_FRACTION * expected
+
+    def process(self, sample: Sample, detections: Detections) -> list[EpisodeEvent]:
+        bikes = detections.of_classes(self.classes)
+        bikes = bikes.filter(bikes.confidence >= self.params.confidence)
+        now = sample.utc
+        self.tracker.update(bikes, now)
+        h, w = sample.frame.shape[:2]
+        # Live tracks, including those missed in this sample (occluded), still count.
+        tracks = self.tracker.tracks
+        feet = bottom_centres(np.stack([t.box for t in tracks])) if tracks else np.zeros((0, 2))
+        events: list[EpisodeEvent] = []
+        for zone in self.zones:
+            inside = zone.contains(feet, w, h) if tracks else np.zeros(0, bool)
+            parked = [t for t, ok in zip(tracks, inside) if ok and self._is_parked(t, now)]
+            violating = len(parked) >= self.params.min_count
+            event = self.episodes[zone.name].observe(
+                now,
+                violating,
+                onset=min((t.still_since for t in parked), default=now),
+                detections=_as_detections(parked, detections.class_names),
+                details=self._details(parked, now),
+                sample=sample,
+                summary=frozenset(t.id for t in parked),
+                seen_at=max((t.last_seen for t in parked), default=now),
+            )
+            if event is not None:
+                events.append(event)
+        return events
+
+    def _details(self, parked: list[Track], now: datetime) -> dict[str, Any]:
+        return {
+            "count": len(parked),
+            "dwell_s": self.params.dwell_s,
+            "tracks": [
+                {
+                    "track_id": t.id,
+                    "label": t.label,
+                    "still_since": t.still_since.isoformat(),
+                    "still_for_s": round(t.still_for_s(now), 1),
+                    "hits": t.hits_since_still,
+                    "xyxy": [round(float(v), 1) for v in t.box],
+                    "seen": [(u.isoformat(), round(c, 3)) for u, c in t.history[-5:]],
+                }
+                for t in parked
+            ],
+        }
+
+    def close(self, utc: datetime, reason: str) -> list[EpisodeEnded]:
+        ended = [e.close(utc, reason) for e in self.episodes.values()]
+        return [e for e in ended if e is not None]
+
+
+def _as_detections(tracks: list[Track], class_names: tuple[str, ...]) -> Detections:
+    if not tracks:
+        return Detections.empty(class_names)
+    index = {n: i for i, n in enumerate(class_names)}
+    return Detections(
+        np.stack([t.box for t in tracks]).astype(np.float32),
+        np.array([t.confidence for t in tracks], np.float32),
+        np.array([index.get(t.label, 0) for t in tracks], np.int32),
+        class_names,
+    )

@@ -1,0 +1,103 @@
+"""Tracking of slow things: IoU matching with wall-clock memory.
+
+Built for sparse sampling (one frame a second or less) of objects that stand still for
+minutes or hours: a track survives missed detections and occlusions for `max_age_s` of
+wall-clock time, never a frame count, and knows how long it has stood still.
+(A Kalman/ByteTrack tracker assumes a steady frame rate and forgets a lost object after a
+number of frames; the maintained implementation in `trackers` also forces the GUI build of
+OpenCV over the headless one.)"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from epatrol.models.detections import Detections
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a.reshape(-1, 1, 4)
+    b = b.reshape(1, -1, 4)
+    iw = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+    ih = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
+    inter = iw * ih
+    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
+    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+    return inter / np.maximum(area_a + area_b - inter, 1e-9)
+
+
+def _centre(box: np.ndarray) -> np.ndarray:
+    return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
+
+
+def _diagonal(box: np.ndarray) -> float:
+    return float(np.hypot(box[2] - box[0], box[3] - box[1]))
+
+
+@dataclass
+class Track:
+    id: int
+    label: str
+    box: np.ndarray  # latest xyxy
+    confidence: float
+    first_seen: datetime
+    last_seen: datetime
+    still_since: datetime  # when it last moved more than the motion limit
+    anchor: np.ndarray  # box where it came to rest
+    hits: int = 1
+    hits_since_still: int = 1
+    history: list[tuple[datetime, float]] = field(default_factory=list)  # (utc, confidence) of recent hits
+
+    def still_for_s(self, now: datetime) -> float:
+        return (now - self.still_since).total_seconds()
+
+
+class StillTracker:
+    def __init__(self, iou_threshold: float = 0.3, max_age_s: float = 60.0, max_motion: float = 0.35) -> None:
+        self.iou_threshold = iou_threshold
+        self.max_age_s = max_age_s
+        self.max_motion = max_motion  # in box diagonals, measured from where the object came to rest
+        self.tracks: list[Track] = []
+        self._ids = itertools.count(1)
+
+    def update(self, detections: Detections, utc: datetime) -> list[Track]:
+        """Match this sample's detections; return the tracks seen in it."""
+        self.tracks = [t for t in self.tracks if (utc - t.last_seen).total_seconds() <= self.max_age_s]
+        boxes = detections.xyxy
+        seen: list[Track] = []
+        unmatched = set(range(len(boxes)))
+        if self.tracks and len(boxes):
+            ious = iou_matrix(np.stack([t.box for t in self.tracks]), boxes)
+            # Greedy on IoU: the handful of objects in a zone does not need an optimal assignment.
+            for ti, di in sorted(np.argwhere(ious >= self.iou_threshold), key=lambda p: -ious[p[0], p[1]]):
+                track = self.tracks[ti]
+                if di not in unmatched or track in seen:
+                    continue
+                unmatched.discard(di)
+                self._hit(track, boxes[di], float(detections.confidence[di]), detections.labels[di], utc)
+                seen.append(track)
+        for di in sorted(unmatched):
+            box = boxes[di].copy()
+            conf = float(detections.confidence[di])
+            track = Track(next(self._ids), detections.labels[di], box, conf, utc, utc, utc, box.copy())
+            track.history.append((utc, conf))
+            self.tracks.append(track)
+            seen.append(track)
+        return seen
+
+    def _hit(self, track: Track, box: np.ndarray, conf: float, label: str, utc: datetime) -> None:
+        moved = np.linalg.norm(_centre(box) - _centre(track.anchor)) / max(_diagonal(track.anchor), 1.0)
+        if moved > self.max_motion:
+            track.anchor = box.copy()
+            track.still_since = utc
+            track.hits_since_still = 0
+        track.box = box.copy()
+        track.label = label
+        track.confidence = conf
+        track.last_seen = utc
+        track.hits += 1
+        track.hits_since_still += 1
+        track.history = (track.history + [(utc, conf)])[-20:]

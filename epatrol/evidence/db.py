@@ -1,0 +1,422 @@
+"""The evidence database: cameras, violation events and the files that prove them.
+
+Every public method is one short transaction on its own Session, so a Database can be
+shared by the camera threads, the recorder and the API at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    joinedload,
+    mapped_column,
+    relationship,
+    selectinload,
+    sessionmaker,
+)
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import TypeDecorator
+
+from epatrol.evidence.paths import check_rel_path
+
+CLIP_STATES = ("recording", "complete", "failed")
+FILE_KINDS = ("clip", "snapshot")
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _aware(value: datetime, what: str) -> datetime:
+    if not isinstance(value, datetime):
+        raise TypeError(f"{what} must be a datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{what} is a naive datetime; pass a timezone-aware UTC time")
+    return value
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC in Python, naive UTC in the column (SQLite has no time zones).
+
+    Naive datetimes are refused: guessing whether one meant local time or UTC is how
+    evidence ends up an hour off."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return _aware(value, "timestamp").astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Camera(Base):
+    __tablename__ = "cameras"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    site: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        CheckConstraint(f"clip_state IN {CLIP_STATES!r}", name="ck_events_clip_state"),
+        Index("ix_events_started", "started_at"),
+        Index("ix_events_camera_started", "camera_id", "started_at"),
+        Index("ix_events_violation_started", "violation", "started_at"),
+        # Never reuse a deleted event's id: ids are part of evidence file names.
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    camera_id: Mapped[str] = mapped_column(ForeignKey("cameras.id"))
+    zone: Mapped[str] = mapped_column(String(200))
+    violation: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)  # onset of the violation
+    alerted_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when the judge decided
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[str | None] = mapped_column(String(200))
+    model_name: Mapped[str] = mapped_column(String(200))
+    model_sha256: Mapped[str] = mapped_column(String(64))
+    detections: Mapped[list[Any]] = mapped_column(JSON)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    clip_state: Mapped[str] = mapped_column(String(16), default="recording")
+
+    # lazy="raise": touching a relationship that was not loaded up front is a bug (N+1).
+    camera: Mapped[Camera] = relationship(lazy="raise")
+    files: Mapped[list[EvidenceFile]] = relationship(
+        back_populates="event", order_by="EvidenceFile.id", lazy="raise"
+    )
+
+
+class EvidenceFile(Base):
+    __tablename__ = "evidence_files"
+    __table_args__ = (CheckConstraint(f"kind IN {FILE_KINDS!r}", name="ck_evidence_files_kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str] = mapped_column(Text)  # relative to the storage root, POSIX style
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    media_start_utc: Mapped[datetime] = mapped_column(UTCDateTime)
+    media_end_utc: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    event: Mapped[Event] = relationship(back_populates="files", lazy="raise")
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    id: int
+    camera_id: str
+    camera_name: str
+    site: str
+    zone: str
+    violation: str
+    started_at: datetime
+    alerted_at: datetime
+    ended_at: datetime | None
+    end_reason: str | None
+    model_name: str
+    model_sha256: str
+    detections: list[Any]
+    details: dict[str, Any]
+    clip_state: str
+    clip: str | None  # relative to the storage root
+    clip_sha256: str | None
+    snapshot: str | None
+    snapshot_sha256: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FileView:
+    event_id: int
+    kind: str
+    path: str  # relative to the storage root
+    sha256: str
+    size_bytes: int
+
+
+def _strip_credentials(url: str) -> str:
+    """RTSP URLs often carry user:password; the database is read by the API, so drop them."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=host))
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control from the sqlite3 module (it would BEGIN lazily, only
+        # before DML); _on_begin issues BEGIN itself.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys = ON")
+        # WAL: readers (the API) never block the writer (the recorder) and vice versa.
+        cur.execute("PRAGMA journal_mode = WAL")
+        # NORMAL is durable under WAL except for the last commits on power loss.
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Writers take the write lock up front so they wait on busy_timeout instead of
+        # failing with SQLITE_BUSY when upgrading a read transaction to a write.
+        write = conn.get_execution_options().get("epatrol_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+class Database:
+    """The evidence store. ``url`` is an SQLAlchemy URL, e.g. ``sqlite:////var/lib/epatrol/epatrol.db``."""
+
+    def __init__(self, url: str) -> None:
+        u = make_url(url)
+        kwargs: dict[str, Any] = {}
+        is_sqlite = u.get_backend_name() == "sqlite"
+        if is_sqlite:
+            db = u.database or ""
+            if db in ("", ":memory:") or "memory" in str(u.query.get("mode", "")):
+                # One shared connection, or every pooled connection would see its own empty DB.
+                kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+            elif not db.startswith("file:"):
+                Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = create_engine(u, **kwargs)
+        if is_sqlite:
+            _configure_sqlite(self.engine)
+        Base.metadata.create_all(self.engine)
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        self._write = sessionmaker(
+            self.engine.execution_options(epatrol_write=True), expire_on_commit=False
+        )
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def upsert_camera(self, id: str, name: str, site: str, url: str) -> None:
+        url = _strip_credentials(url)
+        with self._write.begin() as s:
+            cam = s.get(Camera, id)
+            if cam is None:
+                s.add(Camera(id=id, name=name, site=site, url=url, created_at=utcnow()))
+            else:
+                cam.name, cam.site, cam.url = name, site, url
+
+    def open_event(
+        self,
+        camera_id: str,
+        zone: str,
+        violation: str,
+        started_at: datetime,
+        alerted_at: datetime,
+        model_name: str,
+        model_sha256: str,
+        detections: Sequence[Mapping[str, Any]],
+        details: Mapping[str, Any],
+    ) -> int:
+        ev = Event(
+            camera_id=camera_id,
+            zone=zone,
+            violation=violation,
+            started_at=_aware(started_at, "started_at"),
+            alerted_at=_aware(alerted_at, "alerted_at"),
+            model_name=model_name,
+            model_sha256=model_sha256,
+            detections=[dict(r) for r in detections],
+            details=dict(details),
+            clip_state="recording",
+        )
+        with self._write.begin() as s:
+            s.add(ev)
+            s.flush()
+            return ev.id
+
+    def update_event(
+        self,
+        event_id: int,
+        *,
+        details: Mapping[str, Any] | None = None,
+        detections: Sequence[Mapping[str, Any]] | None = None,
+    ) -> None:
+        with self._write.begin() as s:
+            ev = self._event(s, event_id)
+            if details is not None:
+                ev.details = dict(details)
+            if detections is not None:
+                ev.detections = [dict(r) for r in detections]
+
+    def close_event(self, event_id: int, ended_at: datetime, end_reason: str) -> None:
+        _aware(ended_at, "ended_at")
+        with self._write.begin() as s:
+            ev = self._event(s, event_id)
+            ev.ended_at, ev.end_reason = ended_at, end_reason
+
+    def set_clip_state(self, event_id: int, state: str) -> None:
+        if state not in CLIP_STATES:
+            raise ValueError(f"clip_state must be one of {CLIP_STATES}, got {state!r}")
+        with self._write.begin() as s:
+            self._event(s, event_id).clip_state = state
+
+    def add_file(
+        self,
+        event_id: int,
+        kind: str,
+        rel_path: str,
+        sha256: str,
+        size_bytes: int,
+        media_start_utc: datetime,
+        media_end_utc: datetime | None = None,
+    ) -> int:
+        if kind not in FILE_KINDS:
+            raise ValueError(f"kind must be one of {FILE_KINDS}, got {kind!r}")
+        check_rel_path(rel_path)
+        if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
+            raise ValueError(f"sha256 must be 64 lower-case hex digits, got {sha256!r}")
+        if size_bytes < 0:
+            raise ValueError(f"size_bytes must be >= 0, got {size_bytes}")
+        _aware(media_start_utc, "media_start_utc")
+        if media_end_utc is not None:
+            _aware(media_end_utc, "media_end_utc")
+        f = EvidenceFile(
+            event_id=event_id,
+            kind=kind,
+            path=rel_path,
+            sha256=sha256,
+            size_bytes=int(size_bytes),
+            media_start_utc=media_start_utc,
+            media_end_utc=media_end_utc,
+            created_at=utcnow(),
+        )
+        with self._write.begin() as s:
+            self._event(s, event_id)  # a clear KeyError rather than a foreign-key error
+            s.add(f)
+            s.flush()
+            return f.id
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def list_events(
+        self,
+        camera_id: str | None = None,
+        violation: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[EventView]:
+        """Newest first (by violation onset)."""
+        if limit < 0 or offset < 0:
+            raise ValueError("limit and offset must be >= 0")
+        stmt = self._events_query().order_by(Event.started_at.desc(), Event.id.desc())
+        if camera_id is not None:
+            stmt = stmt.where(Event.camera_id == camera_id)
+        if violation is not None:
+            stmt = stmt.where(Event.violation == violation)
+        with self._read() as s:
+            return [_view(ev) for ev in s.scalars(stmt.limit(limit).offset(offset))]
+
+    def get_event(self, event_id: int) -> EventView | None:
+        with self._read() as s:
+            ev = s.scalars(self._events_query().where(Event.id == event_id)).one_or_none()
+            return None if ev is None else _view(ev)
+
+    def all_files(self) -> list[FileView]:
+        stmt = select(
+            EvidenceFile.event_id,
+            EvidenceFile.kind,
+            EvidenceFile.path,
+            EvidenceFile.sha256,
+            EvidenceFile.size_bytes,
+        ).order_by(EvidenceFile.id)
+        with self._read() as s:
+            return [FileView(*row) for row in s.execute(stmt)]
+
+    # -- helpers --------------------------------------------------------------------------
+
+    @staticmethod
+    def _events_query() -> Any:
+        # Camera joined in the same query; files in one extra IN query for the whole page.
+        return select(Event).options(
+            joinedload(Event.camera, innerjoin=True), selectinload(Event.files)
+        )
+
+    @staticmethod
+    def _event(s: Session, event_id: int) -> Event:
+        ev = s.get(Event, event_id)
+        if ev is None:
+            raise KeyError(f"no event with id {event_id}")
+        return ev
+
+
+def _view(ev: Event) -> EventView:
+    # Files are ordered by id, so the newest clip/snapshot wins if one was re-registered.
+    latest = {f.kind: f for f in ev.files}
+    clip, snap = latest.get("clip"), latest.get("snapshot")
+    return EventView(
+        id=ev.id,
+        camera_id=ev.camera_id,
+        camera_name=ev.camera.name,
+        site=ev.camera.site,
+        zone=ev.zone,
+        violation=ev.violation,
+        started_at=ev.started_at,
+        alerted_at=ev.alerted_at,
+        ended_at=ev.ended_at,
+        end_reason=ev.end_reason,
+        model_name=ev.model_name,
+        model_sha256=ev.model_sha256,
+        detections=ev.detections,
+        details=ev.details,
+        clip_state=ev.clip_state,
+        clip=clip.path if clip else None,
+        clip_sha256=clip.sha256 if clip else None,
+        snapshot=snap.path if snap else None,
+        snapshot_sha256=snap.sha256 if snap else None,
+    )

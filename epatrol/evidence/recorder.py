@@ -1,0 +1,142 @@
+"""Turns episode events into evidence: a database row, a snapshot, and a clip cut from the
+packet ring (pre-roll) plus live packets until the post-roll, remuxed without re-encoding.
+
+One CameraRecorder per camera, used from that camera's thread only; the Database is shared."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from epatrol.detectors.episodes import EpisodeEnded, EpisodeEvent, EpisodeKey, EpisodeStarted, EpisodeUpdated
+from epatrol.detectors.zones import ZoneShape
+from epatrol.evidence.clip import ClipWriter
+from epatrol.evidence.db import Database
+from epatrol.evidence.paths import clip_rel_path, snapshot_rel_path
+from epatrol.evidence.snapshot import write_snapshot
+from epatrol.streams.packets import EncodedPacket, StreamInfo
+from epatrol.streams.ring import PacketRing
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _OpenClip:
+    event_id: int
+    writer: ClipWriter
+    end_time_s: float
+
+
+class CameraRecorder:
+    def __init__(
+        self,
+        db: Database,
+        storage_root: Path,
+        camera_id: str,
+        camera_name: str,
+        zones: list[ZoneShape],
+        model_name: str,
+        model_sha256: str,
+        pre_s: float,
+        post_s: float,
+    ) -> None:
+        self.db = db
+        self.root = storage_root
+        self.camera_id = camera_id
+        self.camera_name = camera_name
+        self.zones = zones
+        self.model_name = model_name
+        self.model_sha256 = model_sha256
+        self.pre_s = pre_s
+        self.post_s = post_s
+        self._event_ids: dict[EpisodeKey, int] = {}
+        self._clips: list[_OpenClip] = []
+        self._info: StreamInfo | None = None
+
+    def on_connected(self, info: StreamInfo) -> None:
+        self._info = info
+
+    def on_packet(self, packet: EncodedPacket) -> None:
+        for clip in list(self._clips):
+            clip.writer.add(packet)
+            if packet.time_s >= clip.end_time_s:
+                self._finish(clip)
+
+    def on_episode(self, event: EpisodeEvent, ring: PacketRing) -> None:
+        if isinstance(event, EpisodeStarted):
+            self._start(event, ring)
+        elif isinstance(event, EpisodeUpdated):
+            event_id = self._event_ids.get(event.key)
+            if event_id is not None:
+                self.db.update_event(event_id, details=event.details, detections=event.detections.to_records())
+        elif isinstance(event, EpisodeEnded):
+            event_id = self._event_ids.pop(event.key, None)
+            if event_id is not None:
+                self.db.close_event(event_id, event.ended, event.reason)
+                log.info("event %d ended (%s): %s", event_id, event.reason, event.key)
+
+    def on_disconnected(self) -> None:
+        """The container is about to close: finish every clip with the packets it has."""
+        for clip in list(self._clips):
+            self._finish(clip)
+        self._info = None
+
+    def _start(self, event: EpisodeStarted, ring: PacketRing) -> None:
+        event_id = self.db.open_event(
+            camera_id=self.camera_id,
+            zone=event.key.zone,
+            violation=event.key.violation,
+            started_at=event.onset,
+            alerted_at=event.alert,
+            model_name=self.model_name,
+            model_sha256=self.model_sha256,
+            detections=event.detections.to_records(),
+            details=event.details,
+        )
+        self._event_ids[event.key] = event_id
+        log.info("event %d: %s in zone %s of %s", event_id, event.key.violation, event.key.zone, self.camera_id)
+        self._write_snapshot(event_id, event)
+        self._start_clip(event_id, event, ring)
+
+    def _write_snapshot(self, event_id: int, event: EpisodeStarted) -> None:
+        rel = snapshot_rel_path(self.camera_id, event_id, event.key.violation, event.alert)
+        dets = event.detections
+        boxes = [(box, label, float(c)) for box, label, c in zip(dets.xyxy, dets.labels, dets.confidence)]
+        zones = [(z.name, z.polygon) for z in self.zones if z.name == event.key.zone]
+        caption = f"{self.camera_id} {event.alert.strftime('%Y-%m-%d %H:%M:%S')} UTC {event.key.violation}"
+        try:
+            sha, size = write_snapshot(self.root / rel, event.sample.frame, boxes, zones, caption)
+        except OSError as e:
+            log.error("event %d: snapshot not written to %s: %s", event_id, self.root / rel, e)
+            return
+        self.db.add_file(event_id, "snapshot", rel, sha, size, event.alert)
+
+    def _start_clip(self, event_id: int, event: EpisodeStarted, ring: PacketRing) -> None:
+        if self._info is None:
+            self.db.set_clip_state(event_id, "failed")
+            return
+        alert_s = event.sample.time_s
+        preroll = ring.snapshot(since_s=alert_s - self.pre_s)
+        rel = clip_rel_path(self.camera_id, event_id, event.key.violation, event.alert)
+        try:
+            writer = ClipWriter(self.root / rel, self._info, preroll)
+        except (OSError, ValueError) as e:
+            log.error("event %d: clip not started at %s: %s", event_id, self.root / rel, e)
+            self.db.set_clip_state(event_id, "failed")
+            return
+        self._clips.append(_OpenClip(event_id, writer, alert_s + self.post_s))
+
+    def _finish(self, clip: _OpenClip) -> None:
+        self._clips.remove(clip)
+        try:
+            done = clip.writer.close()
+        except OSError as e:
+            log.error("event %d: clip could not be completed: %s", clip.event_id, e)
+            clip.writer.abort()
+            self.db.set_clip_state(clip.event_id, "failed")
+            return
+        rel = done.path.relative_to(self.root).as_posix()
+        self.db.add_file(clip.event_id, "clip", rel, done.sha256, done.size_bytes, done.start_utc, done.end_utc)
+        self.db.set_clip_state(clip.event_id, "complete")
+        log.info("event %d: clip %s (%.1f s)", clip.event_id, done.path, done.end_time_s - done.start_time_s)

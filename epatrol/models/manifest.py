@@ -1,0 +1,161 @@
+"""The models epatrol knows, their checksums, and where their files live.
+
+Weights are data, never committed: they are read from a models directory and
+checked against the SHA-256 recorded here before a session is built, so a
+truncated download or a swapped file fails loudly instead of detecting nonsense.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+ENV_MODELS_DIR = "EPATROL_MODELS"
+
+
+class ModelError(Exception):
+    """A model cannot be used: unknown name, missing file, bad checksum, bad layout."""
+
+
+# COCO-80 in training order. Spelled as Ultralytics spells them (and as the
+# YOLO ONNX metadata carries them); FastestDet's coco.names uses the older
+# darknet spellings (motorbike, sofa, diningtable...) for the same 80 indices,
+# so one spelling serves every COCO model and downstream rules.
+COCO80_CLASSES: tuple[str, ...] = (
+    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck",
+    "boat", "traffic light", "fire hydrant", "stop sign", "parking meter", "bench",
+    "bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra",
+    "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee",
+    "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove",
+    "skateboard", "surfboard", "tennis racket", "bottle", "wine glass", "cup",
+    "fork", "knife", "spoon", "bowl", "banana", "apple", "sandwich", "orange",
+    "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
+    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse",
+    "remote", "keyboard", "cell phone", "microwave", "oven", "toaster", "sink",
+    "refrigerator", "book", "clock", "vase", "scissors", "teddy bear",
+    "hair drier", "toothbrush",
+)  # fmt: skip
+
+FIRE_SMOKE_CLASSES: tuple[str, ...] = ("smoke", "fire")
+
+Family = Literal["yolov8", "fastestdet"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    file: str
+    sha256: str
+    family: Family
+    input_size: tuple[int, int]  # (w, h) the network expects
+    input_name: str
+    class_names: tuple[str, ...]
+    licence: str
+    channel_order: Literal["rgb", "bgr"]
+    letterbox: bool  # False: plain (aspect-distorting) resize
+
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            name="yolov8n_int8",
+            file="yolov8n_int8.onnx",
+            sha256="83de8f0d2cd521e00ae2b138c340a03dece35b060b3898509bdc69afff417312",
+            family="yolov8",
+            input_size=(640, 640),
+            input_name="images",
+            class_names=COCO80_CLASSES,
+            licence="AGPL-3.0",
+            channel_order="rgb",
+            letterbox=True,
+        ),
+        ModelSpec(
+            name="yolo11n_int8",
+            file="yolo11n_int8.onnx",
+            sha256="5ea9b19c6c4d89041175fd2d4f9d2e1581d16f37b817021d547278fc5e2f2b58",
+            family="yolov8",  # YOLO11 keeps the YOLOv8 head layout
+            input_size=(320, 320),
+            input_name="images",
+            class_names=COCO80_CLASSES,
+            licence="AGPL-3.0",
+            channel_order="rgb",
+            letterbox=True,
+        ),
+        ModelSpec(
+            name="fastestdet",
+            file="FastestDet.onnx",
+            sha256="31cb14c017fce347cb4c846ec62fdf00d76bb3beecdf4be21e7116ac67feb880",
+            family="fastestdet",
+            input_size=(352, 352),
+            input_name="input.1",
+            class_names=COCO80_CLASSES,
+            licence="BSD-3-Clause",
+            channel_order="bgr",
+            letterbox=False,
+        ),
+        ModelSpec(
+            name="fire_smoke",
+            file="light_yolov8_flame_416.onnx",
+            sha256="06e4ef90e41cf46c40eb3a5643723a15c6ecdc33e468991e14d9e9044be56289",
+            family="yolov8",
+            input_size=(416, 416),
+            input_name="images",
+            class_names=FIRE_SMOKE_CLASSES,
+            licence="AGPL-3.0",
+            channel_order="rgb",
+            letterbox=True,
+        ),
+    )
+}
+
+
+def get_spec(name: str) -> ModelSpec:
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ModelError(f"unknown model {name!r}; known models: {', '.join(sorted(MODELS))}") from None
+
+
+def resolve_models_dir(configured: Path | None) -> Path:
+    """The env var wins so an operator can point a deployed config at other weights."""
+    env = os.environ.get(ENV_MODELS_DIR)
+    if env:
+        chosen, source = Path(env), f"{ENV_MODELS_DIR}={env}"
+    elif configured is not None:
+        chosen, source = Path(configured), "models.dir in the config"
+    else:
+        raise ModelError(f"no models directory: set models.dir in the config or {ENV_MODELS_DIR}")
+    chosen = chosen.expanduser().resolve()
+    if not chosen.is_dir():
+        raise ModelError(f"models directory is not a directory: {chosen} (from {source})")
+    return chosen
+
+
+def file_sha256(path: Path, chunk_size: int = 1 << 20) -> str:
+    # Chunked so a 40 MB model does not need to sit in memory twice.
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_model_file(spec: ModelSpec, models_dir: Path) -> Path:
+    """Absolute path of the spec's file in models_dir, after checking its SHA-256."""
+    path = (Path(models_dir) / spec.file).resolve()
+    if not path.is_file():
+        raise ModelError(
+            f"model {spec.name!r}: file not found: {path} "
+            f"(set models.dir in the config or {ENV_MODELS_DIR})"
+        )
+    actual = file_sha256(path)
+    if actual != spec.sha256:
+        raise ModelError(
+            f"model {spec.name!r}: checksum mismatch for {path}: "
+            f"expected {spec.sha256}, got {actual} (file corrupted or replaced)"
+        )
+    return path
