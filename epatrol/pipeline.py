@@ -53,6 +53,7 @@ class CameraWorker:
     def __init__(self, camera: Camera, cfg: Config, detector: ObjectDetector, db: Database, stop: threading.Event):
         self.camera = camera
         self.detector = detector
+        db.upsert_camera(camera.id, camera.name, camera.site.value, camera.url)
         self.judges = build_judges(camera, cfg)
         self.stats = CameraStats()
         self.conf = min((j.params.confidence for j in self.judges), default=0.25)
@@ -124,7 +125,6 @@ def run_cameras(cfg: Config, detector: ObjectDetector, db: Database, stop: threa
     for camera in cfg.cameras:
         if not camera.enabled:
             continue
-        db.upsert_camera(camera.id, camera.name, camera.site.value, camera.url)
         worker = CameraWorker(camera, cfg, detector, db, stop)
         if not worker.judges:
             log.warning("camera %s has no zone watching an implemented violation: not started", camera.id)

@@ -127,6 +127,9 @@ def encode_h264(
                     stream.pix_fmt = "yuv420p"
                     stream.time_base = Fraction(1, fps * 512)
                     cc = stream.codec_context
+                    # Frame threads, not slice threads: one slice per picture, like most
+                    # cameras (and an access unit arrives over RTSP as one packet).
+                    cc.thread_type = "FRAME"
                     cc.gop_size = gop
                     cc.max_b_frames = 0
                     cc.framerate = Fraction(fps, 1)

@@ -197,7 +197,9 @@ def test_closed_writer_refuses_more(source: Path, tmp_path: Path) -> None:
         with pytest.raises(RuntimeError):
             w.add(packets[5])
         w.abort()  # after close: a no-op, the clip stays
-    assert (tmp_path / "a.mp4").is_file()
+        with pytest.raises(FileExistsError):  # evidence is never overwritten
+            ClipWriter(tmp_path / "a.mp4", info, packets[:5])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4"]
 
 
 def test_template_needed_only_at_construction(source: Path, tmp_path: Path) -> None:

@@ -46,10 +46,11 @@ def _template_is_open(template: Any) -> bool:
 class ClipWriter:
     """Writes one clip. Not thread-safe: one owner feeds it, then calls close() or abort().
 
-    ``preroll`` must start with a keyframe (a decoder cannot start elsewhere). The
-    template stream in ``info`` is needed only while the writer is constructed: the output
-    stream copies its codec parameters, so the source may reconnect (and close) afterwards.
-    Packets must all come from the connection ``info`` describes.
+    ``preroll`` must start with a keyframe (a decoder cannot start elsewhere), and an
+    existing clip is never overwritten (FileExistsError). The template stream in ``info``
+    is needed only while the writer is constructed: the output stream copies its codec
+    parameters, so the source may reconnect (and close) afterwards. Packets must all come
+    from the connection ``info`` describes. After an error from add(), call abort().
     """
 
     def __init__(self, final_path: Path, info: StreamInfo, preroll: Sequence[EncodedPacket]) -> None:
@@ -61,6 +62,9 @@ class ClipWriter:
 
         self.final_path = Path(final_path)
         self.part_path = self.final_path.with_name(self.final_path.name + ".part")
+        if self.final_path.exists():
+            # E.g. a fresh database reusing event ids over an old storage root.
+            raise FileExistsError(f"refusing to overwrite existing evidence: {self.final_path}")
         self._tb: Fraction = Fraction(info.time_base)
         # Frame duration in time-base ticks: from the nominal fps, else learnt from dts steps.
         self._ticks: int | None = None

@@ -23,6 +23,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Select,
     String,
     Text,
     create_engine,
@@ -381,7 +382,7 @@ class Database:
     # -- helpers --------------------------------------------------------------------------
 
     @staticmethod
-    def _events_query() -> Any:
+    def _events_query() -> Select[tuple[Event]]:
         # Camera joined in the same query; files in one extra IN query for the whole page.
         return select(Event).options(
             joinedload(Event.camera, innerjoin=True), selectinload(Event.files)

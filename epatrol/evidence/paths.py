@@ -6,7 +6,8 @@ The database stores paths relative to the storage root (POSIX style), so the roo
     clips/<camera_id>/<YYYY-MM-DD>/<event_id>-<violation>.mp4
     snapshots/<camera_id>/<YYYY-MM-DD>/<event_id>-<violation>.jpg
 
-The date is the UTC date of the event's start.
+The date is the UTC day of the time given (the event's start or alert: callers pick one
+and stick to it); it only spreads files over folders, the database holds the exact times.
 """
 
 from __future__ import annotations
@@ -27,22 +28,22 @@ def _name(value: str, what: str) -> str:
     return value
 
 
-def _rel(top: str, camera_id: str, event_id: int, violation: str, started_at: datetime, ext: str) -> str:
+def _rel(top: str, camera_id: str, event_id: int, violation: str, when: datetime, ext: str) -> str:
     if isinstance(event_id, bool) or not isinstance(event_id, int) or event_id < 1:
         raise ValueError(f"event id must be a positive int, got {event_id!r}")
-    if started_at.tzinfo is None:
-        raise ValueError("started_at must be timezone-aware (UTC)")
-    day = started_at.astimezone(timezone.utc).strftime("%Y-%m-%d")
+    if when.tzinfo is None:
+        raise ValueError("the event time must be timezone-aware (UTC)")
+    day = when.astimezone(timezone.utc).strftime("%Y-%m-%d")
     name = f"{event_id}-{_name(violation, 'violation')}.{ext}"
     return f"{top}/{_name(camera_id, 'camera id')}/{day}/{name}"
 
 
-def clip_rel_path(camera_id: str, event_id: int, violation: str, started_at: datetime) -> str:
-    return _rel("clips", camera_id, event_id, violation, started_at, "mp4")
+def clip_rel_path(camera_id: str, event_id: int, violation: str, when: datetime) -> str:
+    return _rel("clips", camera_id, event_id, violation, when, "mp4")
 
 
-def snapshot_rel_path(camera_id: str, event_id: int, violation: str, started_at: datetime) -> str:
-    return _rel("snapshots", camera_id, event_id, violation, started_at, "jpg")
+def snapshot_rel_path(camera_id: str, event_id: int, violation: str, when: datetime) -> str:
+    return _rel("snapshots", camera_id, event_id, violation, when, "jpg")
 
 
 def check_rel_path(rel_path: str) -> str:

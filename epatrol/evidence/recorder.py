@@ -9,6 +9,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import av
+
 from epatrol.detectors.episodes import EpisodeEnded, EpisodeEvent, EpisodeKey, EpisodeStarted, EpisodeUpdated
 from epatrol.detectors.zones import ZoneShape
 from epatrol.evidence.clip import ClipWriter
@@ -59,7 +61,14 @@ class CameraRecorder:
 
     def on_packet(self, packet: EncodedPacket) -> None:
         for clip in list(self._clips):
-            clip.writer.add(packet)
+            try:
+                clip.writer.add(packet)
+            except (OSError, av.FFmpegError) as e:  # disk full, muxer refusing a packet
+                log.error("event %d: clip abandoned: %s", clip.event_id, e)
+                self._clips.remove(clip)
+                clip.writer.abort()
+                self.db.set_clip_state(clip.event_id, "failed")
+                continue
             if packet.time_s >= clip.end_time_s:
                 self._finish(clip)
 
@@ -131,7 +140,7 @@ class CameraRecorder:
         self._clips.remove(clip)
         try:
             done = clip.writer.close()
-        except OSError as e:
+        except (OSError, av.FFmpegError) as e:
             log.error("event %d: clip could not be completed: %s", clip.event_id, e)
             clip.writer.abort()
             self.db.set_clip_state(clip.event_id, "failed")

@@ -22,8 +22,9 @@ JPEG_QUALITY = 90
 ZONE_ALPHA = 0.25
 _ZONE_COLOUR = (0, 215, 255)  # BGR amber
 # BGR colours that stay readable on street scenes; a label always gets the same one.
-_PALETTE = ((56, 56, 255), (255, 157, 151), (31, 112, 255), (29, 178, 255), (49, 210, 207),
-            (10, 249, 72), (23, 204, 146), (187, 212, 0), (255, 115, 100), (255, 56, 132))
+# No yellows: those belong to the zones.
+_PALETTE = ((56, 56, 255), (255, 157, 151), (31, 112, 255), (10, 249, 72), (23, 204, 146),
+            (187, 212, 0), (255, 115, 100), (255, 56, 132), (255, 255, 255), (147, 20, 255))
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 

@@ -1,0 +1,79 @@
+"""The same patrol through a real RTSP server on 127.0.0.1: live stream, wall-clock dwell,
+an evidence clip cut from the live packet ring, a camera that vanishes and comes back."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import av
+import pytest
+
+from conftest import BIKE_ZONE, make_config
+from epatrol.config import parse_config
+from epatrol.evidence.db import Database
+from epatrol.evidence.hashing import sha256_file
+from epatrol.pipeline import CameraWorker
+from rtsp import RtspServer, rtsp_unavailable_reason
+
+pytestmark = pytest.mark.skipif(rtsp_unavailable_reason() is not None, reason=str(rtsp_unavailable_reason()))
+
+DWELL_S, PRE_S, POST_S = 8.0, 3.0, 3.0
+
+
+def _wait_for(predicate, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+def test_live_rtsp_camera_parked_bike_clip_and_reconnect(footage, detector, tmp_path):
+    with RtspServer({"/cam1": footage["parked_bike.mp4"]}) as server:
+        raw = make_config(
+            tmp_path / "data",
+            [{"id": "live-1", "name": "直播 1", "url": server.url("/cam1"), "site": "station", "zones": [BIKE_ZONE]}],
+            violations={"parked_bikes": {"dwell_s": DWELL_S, "sample_every_s": 1.0, "end_after_s": 30}},
+            evidence={"pre_s": PRE_S, "post_s": POST_S},
+        )
+        cfg = parse_config(raw)
+        db = Database(cfg.database_url)
+        stop = threading.Event()
+        worker = CameraWorker(cfg.cameras[0], cfg, detector, db, stop)
+        worker.feed.backoff = type(worker.feed.backoff)(initial_s=0.5, max_s=2.0)
+        thread = threading.Thread(target=worker.run, daemon=True)
+        thread.start()
+        try:
+            _wait_for(lambda: any(e.clip_state == "complete" for e in db.list_events()), 60, "a completed clip")
+            events = db.list_events()
+            assert len(events) == 1
+            ev = events[0]
+            assert ev.violation == "parked_bikes" and ev.camera_id == "live-1"
+            # Live sources run on the wall clock: the alert comes after the dwell, in real time.
+            assert DWELL_S <= (ev.alerted_at - ev.started_at).total_seconds() < DWELL_S + 2.5
+
+            clip = cfg.storage.root / ev.clip
+            assert sha256_file(clip) == ev.clip_sha256
+            with av.open(str(clip)) as c:
+                packets = [p for p in c.demux(video=0) if p.size]
+            with av.open(str(clip)) as c:
+                frames = sum(1 for _ in c.decode(video=0))
+            assert packets[0].is_keyframe
+            assert frames == len(packets)
+            assert PRE_S + POST_S <= len(packets) / 25.0 <= PRE_S + POST_S + 2.0 + 0.2
+
+            # The camera vanishes: the open episode is closed and says why; then it comes back.
+            server.kill()
+            _wait_for(lambda: db.get_event(ev.id).ended_at is not None, 30, "the episode to close on disconnect")
+            assert db.get_event(ev.id).end_reason.startswith("camera disconnected")
+            reconnects = worker.feed.reconnects
+            server.start()
+            _wait_for(lambda: worker.feed.reconnects > reconnects, 30, "the camera to reconnect")
+            samples = worker.stats.samples
+            _wait_for(lambda: worker.stats.samples > samples + 2, 30, "samples after the reconnect")
+        finally:
+            stop.set()
+            thread.join(timeout=30)
+        assert not thread.is_alive(), "the worker did not stop when asked"
