@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
+import yaml
 
+from epatrol.config import parse_config
+from epatrol.evidence.db import Database
+from epatrol.pipeline import run_cameras
 from rtsp import build_footage
 
 REPO = Path(__file__).resolve().parents[1]
@@ -57,3 +62,29 @@ def make_config(storage: Path, cameras: list[dict], **sections) -> dict:
     }
     cfg.update(sections)
     return cfg
+
+
+def camera_entry(cid: str, url: Path | str, zone: dict, **extra) -> dict:
+    return {"id": cid, "name": f"测试 {cid}", "url": str(url), "site": "business", "zones": [zone], **extra}
+
+
+@pytest.fixture(scope="session")
+def patrol(tmp_path_factory, footage, detector):
+    """Both demo cameras plus a broken one, run once through the real pipeline."""
+    storage = tmp_path_factory.mktemp("patrol")
+    not_video = storage / "notes.mp4"
+    not_video.write_text("this is not a video")
+    raw = make_config(
+        storage,
+        [
+            camera_entry("wall-street-1", footage["parked_bike.mp4"], BIKE_ZONE),
+            camera_entry("campus-road-1", footage["campus_walkers.mp4"], CAMPUS_ZONE),
+            camera_entry("broken-1", not_video, BIKE_ZONE),
+            camera_entry("missing-1", storage / "nowhere.mp4", BIKE_ZONE),
+        ],
+    )
+    cfg = parse_config(raw)
+    db = Database(cfg.database_url)
+    workers = run_cameras(cfg, detector, db, threading.Event())
+    (storage / "config.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True))
+    return cfg, db, {w.camera.id: w for w in workers}
