@@ -2,10 +2,15 @@
 
 Built for sparse sampling (one frame a second or less) of objects that stand still for
 minutes or hours: a track survives missed detections and occlusions for `max_age_s` of
-wall-clock time, never a frame count, and knows how long it has stood still.
-(A Kalman/ByteTrack tracker assumes a steady frame rate and forgets a lost object after a
-number of frames; the maintained implementation in `trackers` also forces the GUI build of
-OpenCV over the headless one.)"""
+wall-clock time and knows how long it has stood still.
+
+Measured against ByteTrack (`trackers` 2.6.1) on the same cached yolov8n detections of the
+parked-bike footage at 1 sample/s (the bike detected in 28 of 60 samples): ByteTrack's
+defaults never track the bike (its 0.6/0.7 thresholds sit above every bike score); tuned
+(thresholds 0.3, a 30 s lost-track buffer) it keeps one ID through a 16 s occlusion, as this
+tracker does, but names the bike 4 s later (26 of 28 detections against 28 of 28) and costs
+3-5x the CPU per update. `trackers` also requires opencv-python over the headless build.
+"""
 
 from __future__ import annotations
 
