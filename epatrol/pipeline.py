@@ -1,22 +1,28 @@
 """One camera's patrol, in the order data flows: stream -> sample -> detect -> judge -> record.
 
-`run_cameras` starts one worker thread per camera sharing one detector session; a camera that
-cannot be opened or fails is logged and never stops the others."""
+A CameraWorker runs in its own thread (see supervisor.py); it reports its state to the
+HealthBoard and hands every recorded event to a sink (notifications), never blocking on either."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from epatrol.config import Camera, Config, Violation
-from epatrol.detectors.episodes import EpisodeEvent
+from epatrol.detectors.episodes import EpisodeEnded, EpisodeEvent, EpisodeStarted
 from epatrol.detectors.parked_bikes import ParkedBikesJudge
 from epatrol.detectors.zones import ZoneShape
 from epatrol.evidence.db import Database
 from epatrol.evidence.recorder import CameraRecorder
+from epatrol.health import HealthBoard
 from epatrol.models.detector import ObjectDetector
+from epatrol.models.service import Inference, InferenceService
 from epatrol.streams.feed import CameraFeed, Connected, Disconnected, PacketIn
+from epatrol.streams.packets import Sample
 from epatrol.streams.source import SourceOptions
 from epatrol.timing import StageTimes
 
@@ -24,9 +30,14 @@ log = logging.getLogger(__name__)
 
 IMPLEMENTED = {Violation.parked_bikes}
 
+# (kind, event id): kind is "event.started" | "event.updated" | "event.ended"
+EventSink = Callable[[str, int], None]
 
-def _zones_for(camera: Camera, violation: Violation) -> list[ZoneShape]:
-    return [ZoneShape(z.name, tuple(z.polygon)) for z in camera.zones if violation in z.violations]
+# Samples of one live camera allowed to wait for inference; beyond this the newest is dropped
+# (counted), because falling behind a live stream only grows the lag. Files wait instead.
+MAX_PENDING = 2
+# Extra pre-roll kept so a clip can still reach back `pre_s` before a sample that waited.
+PENDING_MARGIN_S = 5.0
 
 
 def build_judges(camera: Camera, cfg: Config) -> list[ParkedBikesJudge]:
@@ -34,11 +45,8 @@ def build_judges(camera: Camera, cfg: Config) -> list[ParkedBikesJudge]:
         for v in zone.violations:
             if v not in IMPLEMENTED:
                 log.warning("camera %s zone %s: violation %s is not implemented yet; ignored", camera.id, zone.name, v.value)
-    judges = []
-    zones = _zones_for(camera, Violation.parked_bikes)
-    if zones:
-        judges.append(ParkedBikesJudge(camera.id, zones, cfg.violations.parked_bikes))
-    return judges
+    zones = [ZoneShape(z.name, tuple(z.polygon)) for z in camera.zones if Violation.parked_bikes in z.violations]
+    return [ParkedBikesJudge(camera.id, zones, cfg.violations.parked_bikes)] if zones else []
 
 
 @dataclass
@@ -50,19 +58,33 @@ class CameraStats:
 
 
 class CameraWorker:
-    def __init__(self, camera: Camera, cfg: Config, detector: ObjectDetector, db: Database, stop: threading.Event):
+    def __init__(
+        self,
+        camera: Camera,
+        cfg: Config,
+        detector: ObjectDetector | InferenceService,
+        db: Database,
+        stop: threading.Event,
+        health: HealthBoard | None = None,
+        sink: EventSink | None = None,
+    ):
         self.camera = camera
-        self.detector = detector
+        self.inference = detector if isinstance(detector, InferenceService) else InferenceService(detector)
+        self._pending: deque[tuple[Sample, float, Future[Inference]]] = deque()
+        self.health = health or HealthBoard()
+        self.sink = sink
         db.upsert_camera(camera.id, camera.name, camera.site.value, camera.url)
         self.judges = build_judges(camera, cfg)
         self.stats = CameraStats()
+        self._decode_mark = 0.0
         self.conf = min((j.params.confidence for j in self.judges), default=0.25)
         interval = min((j.params.sample_every_s for j in self.judges), default=1.0)
+        self.health.register(camera.id, interval)
         self.feed = CameraFeed(
             camera.id,
             camera.url,
             sample_every_s=interval,
-            preroll_s=cfg.evidence.pre_s,
+            preroll_s=cfg.evidence.pre_s + PENDING_MARGIN_S,
             loop=camera.loop,
             source_options=SourceOptions(realtime=camera.realtime),
             stop=stop,
@@ -73,74 +95,104 @@ class CameraWorker:
             camera.id,
             camera.name,
             [ZoneShape(z.name, tuple(z.polygon)) for z in camera.zones],
-            detector.name,
-            detector.sha256,
+            self.inference.name,
+            self.inference.sha256,
             cfg.evidence.pre_s,
             cfg.evidence.post_s,
         )
 
     def run(self) -> None:
         times = self.stats.times
+        cid = self.camera.id
         for item in self.feed:
             if isinstance(item, PacketIn):
                 self.stats.packets += 1
+                self.health.packet(cid, item.packet.utc)
                 with times.measure("record"):
                     self.recorder.on_packet(item.packet)
                 if item.sample is not None:
-                    self._judge(item)
+                    self._submit(item.sample)
+                self._collect(block=False)
             elif isinstance(item, Connected):
-                log.info("camera %s connected: %s %dx%d", self.camera.id, item.info.codec, item.info.width, item.info.height)
-                self.recorder.on_connected(item.info)
+                info = item.info
+                log.info("camera %s connected: %s %dx%d", cid, info.codec, info.width, info.height)
+                self.health.set_state(cid, "online")
+                self.recorder.on_connected(info)
             elif isinstance(item, Disconnected):
-                reason = "end of stream" if item.reason == "end of file" else f"camera disconnected: {item.reason}"
-                if item.reason == "stopped":
-                    reason = "shutdown"
-                for judge in self.judges:
-                    for event in judge.close(item.utc, reason):
-                        self.recorder.on_episode(event, self.feed.ring)
-                self.recorder.on_disconnected()
+                self._disconnected(item)
         for stage, n in self.feed.times.calls.items():
             times.add(stage, self.feed.times.wall_s[stage], self.feed.times.cpu_s[stage], n)
 
-    def _judge(self, item: PacketIn) -> None:
-        sample = item.sample
-        assert sample is not None
-        times = self.stats.times
+    def _disconnected(self, item: Disconnected) -> None:
+        self._collect(block=True)  # judge what was sampled before the stream went away
+        if item.reason == "stopped":
+            reason = "shutdown"
+        elif item.reason == "end of file":
+            reason = "end of stream"
+        else:
+            reason = f"camera disconnected: {item.reason}"
+        # Open episodes end with the clip they have, saying why; the container closes after this.
+        for judge in self.judges:
+            for event in judge.close(item.utc, reason):
+                self._record(event)
+        self.recorder.on_disconnected()
+        if item.final:
+            self.health.set_state(self.camera.id, "stopped" if item.reason in ("stopped", "end of file") else "failed", item.reason)
+        else:
+            self.health.set_state(self.camera.id, "reconnecting", item.reason)
+
+    def _submit(self, sample: Sample) -> None:
+        if self.feed.live and len(self._pending) >= MAX_PENDING:
+            self.health.count(self.camera.id, "dropped_sample")
+            return
+        if not self.feed.live:
+            while len(self._pending) >= MAX_PENDING:  # a file can wait: back-pressure, no drops
+                self._judge(*self._pending.popleft())
+        # Decoding since the previous sample is this sample's decode cost (a GOP's worth at most).
+        decode_total = self.feed.times.wall_s["decode"]
+        decode_ms, self._decode_mark = 1000 * (decode_total - self._decode_mark), decode_total
+        self._pending.append((sample, decode_ms, self.inference.submit(sample.frame, self.conf)))
         self.stats.samples += 1
-        with times.measure("inference"):
-            detections = self.detector.detect(sample.frame, conf=self.conf)
+        self.health.set_queue_depth(self.camera.id, len(self._pending))
+
+    def _collect(self, block: bool) -> None:
+        while self._pending and (block or self._pending[0][2].done()):
+            self._judge(*self._pending.popleft())
+        self.health.set_queue_depth(self.camera.id, len(self._pending))
+
+    def _judge(self, sample: Sample, decode_ms: float, future: Future[Inference]) -> None:
+        times = self.stats.times
+        inference = future.result()
+        times.add("inference", inference.wall_s, inference.cpu_s)
+        detections = inference.detections
         events: list[EpisodeEvent] = []
         with times.measure("judge"):
             for judge in self.judges:
                 events.extend(judge.process(sample, detections))
         with times.measure("record"):
             for event in events:
-                self.recorder.on_episode(event, self.feed.ring)
-        self.stats.events += sum(1 for e in events if type(e).__name__ == "EpisodeStarted")
+                self._record(event)
+        self.health.sample(self.camera.id, decode_ms=decode_ms, inference_ms=1000 * inference.wall_s)
+
+    def _record(self, event: EpisodeEvent) -> None:
+        event_id = self.recorder.on_episode(event, self.feed.ring)
+        if isinstance(event, EpisodeStarted):
+            self.stats.events += 1
+            self.health.count(self.camera.id, "event", event.key.violation)
+        if event_id is None or self.sink is None:
+            return
+        kind = "event.started" if isinstance(event, EpisodeStarted) else "event.ended" if isinstance(event, EpisodeEnded) else "event.updated"
+        try:
+            self.sink(kind, event_id)
+        except Exception:  # a notification problem must never stop the patrol
+            log.exception("camera %s: event sink failed for event %d", self.camera.id, event_id)
 
 
 def run_cameras(cfg: Config, detector: ObjectDetector, db: Database, stop: threading.Event) -> list[CameraWorker]:
     """Run every enabled camera until its source ends or `stop` is set; returns the workers (for stats)."""
-    workers: list[CameraWorker] = []
-    for camera in cfg.cameras:
-        if not camera.enabled:
-            continue
-        worker = CameraWorker(camera, cfg, detector, db, stop)
-        if not worker.judges:
-            log.warning("camera %s has no zone watching an implemented violation: not started", camera.id)
-            continue
-        workers.append(worker)
-    threads = [threading.Thread(target=_guarded, args=(w,), name=f"cam-{w.camera.id}", daemon=True) for w in workers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        while t.is_alive():
-            t.join(timeout=0.5)
-    return workers
+    from epatrol.supervisor import Supervisor
 
-
-def _guarded(worker: CameraWorker) -> None:
-    try:
-        worker.run()
-    except Exception:  # one camera's bug must not take the box down
-        log.exception("camera %s worker crashed", worker.camera.id)
+    sup = Supervisor(cfg, detector, db, stop=stop)
+    sup.start()
+    sup.wait()
+    return sup.finished_workers

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import av
 
-from epatrol.detectors.episodes import EpisodeEnded, EpisodeEvent, EpisodeKey, EpisodeStarted, EpisodeUpdated
+from epatrol.detectors.episodes import EpisodeEvent, EpisodeKey, EpisodeStarted, EpisodeUpdated
 from epatrol.detectors.zones import ZoneShape
 from epatrol.evidence.clip import ClipWriter
 from epatrol.evidence.db import Database
@@ -72,18 +72,20 @@ class CameraRecorder:
             if packet.time_s >= clip.end_time_s:
                 self._finish(clip)
 
-    def on_episode(self, event: EpisodeEvent, ring: PacketRing) -> None:
+    def on_episode(self, event: EpisodeEvent, ring: PacketRing) -> int | None:
+        """Record the episode event; returns the database id of the event it belongs to."""
         if isinstance(event, EpisodeStarted):
-            self._start(event, ring)
-        elif isinstance(event, EpisodeUpdated):
+            return self._start(event, ring)
+        if isinstance(event, EpisodeUpdated):
             event_id = self._event_ids.get(event.key)
             if event_id is not None:
                 self.db.update_event(event_id, details=event.details, detections=event.detections.to_records())
-        elif isinstance(event, EpisodeEnded):
-            event_id = self._event_ids.pop(event.key, None)
-            if event_id is not None:
-                self.db.close_event(event_id, event.ended, event.reason)
-                log.info("event %d ended (%s): %s", event_id, event.reason, event.key)
+            return event_id
+        event_id = self._event_ids.pop(event.key, None)
+        if event_id is not None:
+            self.db.close_event(event_id, event.ended, event.reason)
+            log.info("event %d ended (%s): %s", event_id, event.reason, event.key)
+        return event_id
 
     def on_disconnected(self) -> None:
         """The container is about to close: finish every clip with the packets it has."""
@@ -91,7 +93,7 @@ class CameraRecorder:
             self._finish(clip)
         self._info = None
 
-    def _start(self, event: EpisodeStarted, ring: PacketRing) -> None:
+    def _start(self, event: EpisodeStarted, ring: PacketRing) -> int:
         event_id = self.db.open_event(
             camera_id=self.camera_id,
             zone=event.key.zone,
@@ -107,6 +109,7 @@ class CameraRecorder:
         log.info("event %d: %s in zone %s of %s", event_id, event.key.violation, event.key.zone, self.camera_id)
         self._write_snapshot(event_id, event)
         self._start_clip(event_id, event, ring)
+        return event_id
 
     def _write_snapshot(self, event_id: int, event: EpisodeStarted) -> None:
         rel = snapshot_rel_path(self.camera_id, event_id, event.key.violation, event.alert)

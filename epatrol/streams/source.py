@@ -106,6 +106,11 @@ class CameraConnection:
                     time_s=time_s,
                     utc=self._ingest_utc(time_s),
                 ), pkt
+        except av.ExitError:
+            # PyAV's read timeout fired: the connection is up but nothing arrives.
+            raise SourceError(
+                f"camera {self.camera_id}: no data from {redact(self.url)} for {self.options.read_timeout_s:.0f} s (frozen)"
+            ) from None
         except av.FFmpegError as e:
             raise SourceError(f"camera {self.camera_id}: read error from {redact(self.url)}: {e.strerror or e}") from None
 

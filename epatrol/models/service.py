@@ -1,0 +1,47 @@
+"""One detector shared by every camera, run off the cameras' threads.
+
+Camera threads keep demuxing, buffering and writing clips while their samples wait here, so a
+slow inference never stalls a live stream: it shows up as queue depth and dropped samples."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from epatrol.models.detections import Detections
+from epatrol.models.detector import ObjectDetector
+
+
+@dataclass(frozen=True, slots=True)
+class Inference:
+    detections: Detections
+    wall_s: float
+    cpu_s: float  # of the calling thread only: onnxruntime's own pool works beside it
+
+
+class InferenceService:
+    def __init__(self, detector: ObjectDetector, workers: int = 1) -> None:
+        self.detector = detector
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="infer")
+
+    @property
+    def name(self) -> str:
+        return self.detector.name
+
+    @property
+    def sha256(self) -> str:
+        return self.detector.sha256
+
+    def submit(self, frame: np.ndarray, conf: float) -> Future[Inference]:
+        return self._pool.submit(self._run, frame, conf)
+
+    def _run(self, frame: np.ndarray, conf: float) -> Inference:
+        wall, cpu = time.perf_counter(), time.thread_time()
+        detections = self.detector.detect(frame, conf=conf)
+        return Inference(detections, time.perf_counter() - wall, time.thread_time() - cpu)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
