@@ -21,7 +21,7 @@ from epatrol.evidence.recorder import CameraRecorder
 from epatrol.health import HealthBoard
 from epatrol.models.detector import ObjectDetector
 from epatrol.models.service import Inference, InferenceService
-from epatrol.streams.feed import CameraFeed, Connected, Disconnected, PacketIn
+from epatrol.streams.feed import CameraFeed, ConnectFailed, Connected, Disconnected, PacketIn
 from epatrol.streams.packets import Sample
 from epatrol.streams.source import SourceOptions
 from epatrol.timing import StageTimes
@@ -120,6 +120,8 @@ class CameraWorker:
                 self.recorder.on_connected(info)
             elif isinstance(item, Disconnected):
                 self._disconnected(item)
+            elif isinstance(item, ConnectFailed):
+                self.health.set_state(cid, "reconnecting" if item.attempt > 1 else "offline", item.reason)
         for stage, n in self.feed.times.calls.items():
             times.add(stage, self.feed.times.wall_s[stage], self.feed.times.cpu_s[stage], n)
 

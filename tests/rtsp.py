@@ -45,7 +45,8 @@ RTSP_CLIENT_OPTIONS = {"rtsp_transport": "tcp", "timeout": "5000000"}  # socket 
 # --------------------------------------------------------------------------- footage
 
 
-def _build_module():
+def footage_module():
+    """``sample_videos.build`` (the repo root is put on sys.path if needed)."""
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
     from sample_videos import build
@@ -77,7 +78,7 @@ def build_footage(tmp_path_factory, names: Iterable[str] | None = None, shared_d
     """
     import pytest
 
-    build = _build_module()
+    build = footage_module()
     shared = Path(shared_dir) if shared_dir else build.DEFAULT_SHARED
     out = footage_dir(tmp_path_factory)
     wanted = list(names) if names is not None else list(build.BUILDERS)
@@ -141,6 +142,22 @@ def export_access_units(mp4: Path | str, out: Path | str) -> Path:
     return out
 
 
+# --------------------------------------------------------------------------- client
+
+
+def open_rtsp(url: str, timeout_s: float = 5.0, **options: str):
+    """``av.open`` an RTSP URL the way these tests do: interleaved TCP, a socket I/O timeout.
+
+    FFmpeg 8's rtsp demuxer takes ``timeout`` (microseconds); ``stimeout`` and ``rw_timeout``
+    are silently ignored there (a hung server then blocks the reader forever). A stalled server
+    makes ``demux`` raise ``TimeoutError`` (errno 110) after about 2 x ``timeout_s``; a killed
+    server just ends the ``demux`` loop (EOF, no exception).
+    """
+    opts = dict(RTSP_CLIENT_OPTIONS, timeout=str(int(timeout_s * 1_000_000)))
+    opts.update(options)
+    return av.open(url, options=opts)
+
+
 # --------------------------------------------------------------------------- server
 
 
@@ -186,8 +203,10 @@ def _server_env() -> dict[str, str]:
 class RtspServer:
     """``tests/rtsp_server.py`` in a subprocess, serving ``mounts`` (``{"/cam1": Path}``) live.
 
-    Sources may be mp4 (exported to Annex-B + index with PyAV, once, into a temp folder) or
-    ``.h264`` files that already have their ``.json`` index. ``port=None`` lets the server pick a
+    Sources may be mp4 (exported to Annex-B + index with PyAV, once, into a temp folder; with
+    ``export=False`` the server splits the mp4 itself with GStreamer) or ``.h264`` files that
+    already have their ``.json`` index. ``from_start=True``: each new media (first client after
+    none) starts at the clip's first frame instead of the camera's current position. ``port=None`` lets the server pick a
     free port at first start; later ``start()`` calls reuse it (a camera coming back).
 
     ``with RtspServer(...) as srv`` starts it and stops it (and removes the temp folder) on exit.
@@ -200,6 +219,7 @@ class RtspServer:
         port: int | None = None,
         *,
         from_start: bool = False,
+        export: bool = True,
         ready_timeout: float = 20.0,
         workdir: Path | str | None = None,
     ) -> None:
@@ -208,6 +228,7 @@ class RtspServer:
         self.mounts = {"/" + str(m).strip("/"): Path(p) for m, p in mounts.items()}
         self.port = port
         self.from_start = from_start
+        self.export = export
         self.ready_timeout = ready_timeout
         self._own_workdir = workdir is None
         self.workdir = Path(workdir) if workdir else None
@@ -255,7 +276,7 @@ class RtspServer:
             for mount, path in self.mounts.items():
                 if not path.is_file():
                     raise FileNotFoundError(f"RTSP mount {mount}: source not found: {path}")
-                if path.suffix.lower() == ".h264":
+                if path.suffix.lower() == ".h264" or not self.export:
                     sources[mount] = path
                 else:
                     out = self.workdir / f"{mount.strip('/').replace('/', '_')}.h264"

@@ -1,148 +1,47 @@
 """The evidence database: cameras, violation events and the files that prove them.
 
 Every public method is one short transaction on its own Session, so a Database can be
-shared by the camera threads, the recorder and the API at once.
+shared by the camera threads, the recorder and the API at once. Every write that changes
+evidence also appends to the hash-chained ledger (chain.py) in the same transaction.
+The tables live in schema.py; the review, user and audit rules use ``read_session`` and
+``write_transaction`` from their own modules.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    CheckConstraint,
-    DateTime,
-    Dialect,
-    ForeignKey,
-    Index,
-    Integer,
-    Select,
-    String,
-    Text,
-    create_engine,
-    event,
-    select,
-)
+from sqlalchemy import Select, create_engine, event, select
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.orm import (
-    DeclarativeBase,
-    Mapped,
-    Session,
-    joinedload,
-    mapped_column,
-    relationship,
-    selectinload,
-    sessionmaker,
-)
+from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 from sqlalchemy.pool import StaticPool
-from sqlalchemy.types import TypeDecorator
 
+from epatrol.evidence import chain
 from epatrol.evidence.paths import check_rel_path
 
-CLIP_STATES = ("recording", "complete", "failed")
-FILE_KINDS = ("clip", "snapshot")
+# Re-exported: callers and tests import the tables from here since before schema.py existed.
+from epatrol.evidence.schema import (  # noqa: F401
+    CLIP_STATES,
+    FILE_KINDS,
+    Base,
+    Camera,
+    Event,
+    EvidenceFile,
+    UTCDateTime,
+    aware,
+    utcnow,
+)
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _aware(value: datetime, what: str) -> datetime:
-    if not isinstance(value, datetime):
-        raise TypeError(f"{what} must be a datetime, got {type(value).__name__}")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{what} is a naive datetime; pass a timezone-aware UTC time")
-    return value
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC in Python, naive UTC in the column (SQLite has no time zones).
-
-    Naive datetimes are refused: guessing whether one meant local time or UTC is how
-    evidence ends up an hour off."""
-
-    impl = DateTime(timezone=False)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return _aware(value, "timestamp").astimezone(timezone.utc).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=timezone.utc)
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class Camera(Base):
-    __tablename__ = "cameras"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    site: Mapped[str] = mapped_column(String(200))
-    url: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class Event(Base):
-    __tablename__ = "events"
-    __table_args__ = (
-        CheckConstraint(f"clip_state IN {CLIP_STATES!r}", name="ck_events_clip_state"),
-        Index("ix_events_started", "started_at"),
-        Index("ix_events_camera_started", "camera_id", "started_at"),
-        Index("ix_events_violation_started", "violation", "started_at"),
-        # Never reuse a deleted event's id: ids are part of evidence file names.
-        {"sqlite_autoincrement": True},
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    camera_id: Mapped[str] = mapped_column(ForeignKey("cameras.id"))
-    zone: Mapped[str] = mapped_column(String(200))
-    violation: Mapped[str] = mapped_column(String(64))
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime)  # onset of the violation
-    alerted_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when the judge decided
-    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    end_reason: Mapped[str | None] = mapped_column(String(200))
-    model_name: Mapped[str] = mapped_column(String(200))
-    model_sha256: Mapped[str] = mapped_column(String(64))
-    detections: Mapped[list[Any]] = mapped_column(JSON)
-    details: Mapped[dict[str, Any]] = mapped_column(JSON)
-    clip_state: Mapped[str] = mapped_column(String(16), default="recording")
-
-    # lazy="raise": touching a relationship that was not loaded up front is a bug (N+1).
-    camera: Mapped[Camera] = relationship(lazy="raise")
-    files: Mapped[list[EvidenceFile]] = relationship(
-        back_populates="event", order_by="EvidenceFile.id", lazy="raise"
-    )
-
-
-class EvidenceFile(Base):
-    __tablename__ = "evidence_files"
-    __table_args__ = (CheckConstraint(f"kind IN {FILE_KINDS!r}", name="ck_evidence_files_kind"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    path: Mapped[str] = mapped_column(Text)  # relative to the storage root, POSIX style
-    sha256: Mapped[str] = mapped_column(String(64))
-    size_bytes: Mapped[int] = mapped_column(BigInteger)
-    media_start_utc: Mapped[datetime] = mapped_column(UTCDateTime)
-    media_end_utc: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    event: Mapped[Event] = relationship(back_populates="files", lazy="raise")
+_aware = aware  # the old private name
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +103,8 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         # Writers take the write lock up front so they wait on busy_timeout instead of
-        # failing with SQLITE_BUSY when upgrading a read transaction to a write.
+        # failing with SQLITE_BUSY when upgrading a read transaction to a write. This also
+        # serialises ledger appends (chain.py) across threads and processes.
         write = conn.get_execution_options().get("epatrol_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
@@ -231,6 +131,7 @@ class Database:
         self._write = sessionmaker(
             self.engine.execution_options(epatrol_write=True), expire_on_commit=False
         )
+        chain.ensure_head(self._write)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -241,6 +142,14 @@ class Database:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def read_session(self) -> Session:
+        """A session for reads (``with db.read_session() as s: ...``)."""
+        return self._read()
+
+    def write_transaction(self) -> AbstractContextManager[Session]:
+        """One write transaction holding the write lock; commits on success."""
+        return self._write.begin()
+
     # -- writes ---------------------------------------------------------------------------
 
     def upsert_camera(self, id: str, name: str, site: str, url: str) -> None:
@@ -248,9 +157,13 @@ class Database:
         with self._write.begin() as s:
             cam = s.get(Camera, id)
             if cam is None:
-                s.add(Camera(id=id, name=name, site=site, url=url, created_at=utcnow()))
+                cam = Camera(id=id, name=name, site=site, url=url, created_at=utcnow())
+                s.add(cam)
+            elif (cam.name, cam.site, cam.url) == (name, site, url):
+                return  # restarts re-register every camera; only real changes reach the ledger
             else:
                 cam.name, cam.site, cam.url = name, site, url
+            chain.record(s, "camera.upsert", cam)
 
     def open_event(
         self,
@@ -268,8 +181,8 @@ class Database:
             camera_id=camera_id,
             zone=zone,
             violation=violation,
-            started_at=_aware(started_at, "started_at"),
-            alerted_at=_aware(alerted_at, "alerted_at"),
+            started_at=aware(started_at, "started_at"),
+            alerted_at=aware(alerted_at, "alerted_at"),
             model_name=model_name,
             model_sha256=model_sha256,
             detections=[dict(r) for r in detections],
@@ -278,7 +191,7 @@ class Database:
         )
         with self._write.begin() as s:
             s.add(ev)
-            s.flush()
+            chain.record(s, "event.open", ev)
             return ev.id
 
     def update_event(
@@ -294,18 +207,22 @@ class Database:
                 ev.details = dict(details)
             if detections is not None:
                 ev.detections = [dict(r) for r in detections]
+            chain.record(s, "event.update", ev)
 
     def close_event(self, event_id: int, ended_at: datetime, end_reason: str) -> None:
-        _aware(ended_at, "ended_at")
+        aware(ended_at, "ended_at")
         with self._write.begin() as s:
             ev = self._event(s, event_id)
             ev.ended_at, ev.end_reason = ended_at, end_reason
+            chain.record(s, "event.close", ev)
 
     def set_clip_state(self, event_id: int, state: str) -> None:
         if state not in CLIP_STATES:
             raise ValueError(f"clip_state must be one of {CLIP_STATES}, got {state!r}")
         with self._write.begin() as s:
-            self._event(s, event_id).clip_state = state
+            ev = self._event(s, event_id)
+            ev.clip_state = state
+            chain.record(s, "event.clip_state", ev)
 
     def add_file(
         self,
@@ -324,9 +241,9 @@ class Database:
             raise ValueError(f"sha256 must be 64 lower-case hex digits, got {sha256!r}")
         if size_bytes < 0:
             raise ValueError(f"size_bytes must be >= 0, got {size_bytes}")
-        _aware(media_start_utc, "media_start_utc")
+        aware(media_start_utc, "media_start_utc")
         if media_end_utc is not None:
-            _aware(media_end_utc, "media_end_utc")
+            aware(media_end_utc, "media_end_utc")
         f = EvidenceFile(
             event_id=event_id,
             kind=kind,
@@ -340,7 +257,7 @@ class Database:
         with self._write.begin() as s:
             self._event(s, event_id)  # a clear KeyError rather than a foreign-key error
             s.add(f)
-            s.flush()
+            chain.record(s, "file.add", f)
             return f.id
 
     # -- reads ----------------------------------------------------------------------------
@@ -352,21 +269,21 @@ class Database:
         limit: int = 100,
         offset: int = 0,
     ) -> list[EventView]:
-        """Newest first (by violation onset)."""
+        """Newest first (by violation onset). The API's filtered search is in search.py."""
         if limit < 0 or offset < 0:
             raise ValueError("limit and offset must be >= 0")
-        stmt = self._events_query().order_by(Event.started_at.desc(), Event.id.desc())
+        stmt = events_query().order_by(Event.started_at.desc(), Event.id.desc())
         if camera_id is not None:
             stmt = stmt.where(Event.camera_id == camera_id)
         if violation is not None:
             stmt = stmt.where(Event.violation == violation)
         with self._read() as s:
-            return [_view(ev) for ev in s.scalars(stmt.limit(limit).offset(offset))]
+            return [event_view(ev) for ev in s.scalars(stmt.limit(limit).offset(offset))]
 
     def get_event(self, event_id: int) -> EventView | None:
         with self._read() as s:
-            ev = s.scalars(self._events_query().where(Event.id == event_id)).one_or_none()
-            return None if ev is None else _view(ev)
+            ev = s.scalars(events_query().where(Event.id == event_id)).one_or_none()
+            return None if ev is None else event_view(ev)
 
     def all_files(self) -> list[FileView]:
         stmt = select(
@@ -382,13 +299,6 @@ class Database:
     # -- helpers --------------------------------------------------------------------------
 
     @staticmethod
-    def _events_query() -> Select[tuple[Event]]:
-        # Camera joined in the same query; files in one extra IN query for the whole page.
-        return select(Event).options(
-            joinedload(Event.camera, innerjoin=True), selectinload(Event.files)
-        )
-
-    @staticmethod
     def _event(s: Session, event_id: int) -> Event:
         ev = s.get(Event, event_id)
         if ev is None:
@@ -396,7 +306,13 @@ class Database:
         return ev
 
 
-def _view(ev: Event) -> EventView:
+def events_query() -> Select[tuple[Event]]:
+    # Camera joined in the same query; files in one extra IN query for the whole page.
+    return select(Event).options(joinedload(Event.camera, innerjoin=True), selectinload(Event.files))
+
+
+def event_view(ev: Event) -> EventView:
+    """The flat view of an event loaded with ``events_query``."""
     # Files are ordered by id, so the newest clip/snapshot wins if one was re-registered.
     latest = {f.kind: f for f in ev.files}
     clip, snap = latest.get("clip"), latest.get("snapshot")

@@ -1,14 +1,21 @@
-"""Integrity check: does every registered evidence file still hash to what was recorded?"""
+"""Integrity checks: does every registered evidence file still hash to what was recorded, and
+do the evidence rows still agree with the hash-chained ledger?"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from sqlalchemy import select
+
+from epatrol.evidence import chain
+from epatrol.evidence.chain import ChainProblem
 from epatrol.evidence.db import Database
 from epatrol.evidence.hashing import sha256_file
 from epatrol.evidence.paths import resolve
+from epatrol.evidence.states import TRACKED, state_of, subject_of
 
 # 'bad-path': the stored path would leave the storage root (a tampered row); the file is
 # not read at all.
@@ -47,3 +54,49 @@ def verify_files(db: Database, storage_root: Path) -> list[Problem]:
         elif actual != f.sha256:
             problems.append(Problem(path, f.event_id, f.kind, "changed", f.sha256, actual))
     return problems
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerReport:
+    problems: list[ChainProblem]
+    entries: int
+    head_seq: int
+    head_hash: str  # worth writing down elsewhere: a later, shorter chain cannot match it
+
+
+def verify_ledger(db: Database) -> LedgerReport:
+    """Walk the hash chain, then hold every evidence row against its newest ledger entry.
+
+    Catches an edited, deleted, inserted or reordered ledger entry (chain.walk), and an
+    edited, deleted or smuggled-in row whose ledger was left alone (the comparison here)."""
+    with db.read_session() as s:
+        walk = chain.walk(s)
+        problems = list(walk.problems)
+        seen: set[str] = set()
+        for table in TRACKED:
+            for row in s.scalars(select(table).execution_options(yield_per=1000)):
+                subject = subject_of(row)
+                seen.add(subject)
+                problem = _compare(subject, state_of(row), walk.latest.get(subject))
+                if problem:
+                    problems.append(problem)
+    for subject, (seq, _payload) in sorted(walk.latest.items(), key=lambda kv: kv[1][0]):
+        if subject not in seen:
+            problems.append(ChainProblem(seq, subject, "is in the ledger but its row is gone (deleted)"))
+    return LedgerReport(problems, walk.entries, walk.head_seq, walk.head_hash)
+
+
+def _compare(subject: str, state: dict, entry: tuple[int, str] | None) -> ChainProblem | None:
+    if entry is None:
+        return ChainProblem(None, subject, "has no ledger entry: the row was written outside epatrol")
+    seq, payload = entry
+    current = chain.canonical(state)
+    if current == payload:
+        return None
+    try:
+        recorded = json.loads(payload)
+    except ValueError:
+        return None  # an unreadable payload fails its hash, already reported by the walk
+    now = json.loads(current)
+    fields = sorted(k for k in set(now) | set(recorded) if now.get(k) != recorded.get(k))
+    return ChainProblem(seq, subject, f"the row differs from its newest ledger entry in: {', '.join(fields)}")

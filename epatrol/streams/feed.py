@@ -39,7 +39,14 @@ class PacketIn:
     sample: Sample | None  # set when this packet completed a frame the sampler chose
 
 
-FeedItem = Connected | PacketIn | Disconnected
+@dataclass(frozen=True, slots=True)
+class ConnectFailed:
+    reason: str
+    attempt: int
+    retry_in_s: float
+
+
+FeedItem = Connected | PacketIn | Disconnected | ConnectFailed
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +99,7 @@ class CameraFeed:
                 attempt += 1
                 delay = self.backoff.delay(attempt)
                 log.warning("%s (retry %d in %.1f s)", e, attempt, delay)
+                yield ConnectFailed(str(e), attempt, delay)
                 if self.stop.wait(delay):
                     break
                 continue

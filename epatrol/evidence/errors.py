@@ -1,0 +1,22 @@
+"""Refusals of the review rules, each one a plain message for the officer.
+
+The API maps them to HTTP statuses (404, 409, 422); the CLI prints them."""
+
+from __future__ import annotations
+
+
+class EvidenceError(Exception):
+    """A request the evidence rules refuse; ``str(e)`` says why in words an officer can act on."""
+
+
+class NotFound(EvidenceError):
+    """An id that names nothing (an event, case or user)."""
+
+
+class Conflict(EvidenceError):
+    """The request is well formed but the current state forbids it (e.g. adding an
+    unconfirmed event to a case, closing a closed case)."""
+
+
+class Invalid(EvidenceError):
+    """A value the rules refuse (a dismissal without a reason, a weak password)."""

@@ -1,0 +1,110 @@
+"""Camera faults against a real RTSP server: unreachable and invalid cameras beside good ones,
+a frozen camera (SIGSTOP), corrupt packets. One camera's trouble never stops another."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import BIKE_ZONE, camera_entry, make_config
+from epatrol.config import parse_config
+from epatrol.evidence.db import Database
+from epatrol.health import HealthBoard
+from epatrol.streams.feed import Backoff
+from epatrol.supervisor import Supervisor
+from rtsp import RtspServer, export_access_units, free_port, rtsp_unavailable_reason
+
+pytestmark = pytest.mark.skipif(rtsp_unavailable_reason() is not None, reason=str(rtsp_unavailable_reason()))
+
+
+def _wait_for(predicate, timeout_s: float, what: str) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout_s:
+        if predicate():
+            return time.monotonic() - start
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+def _state(health: HealthBoard, camera_id: str):
+    return next(c for c in health.snapshot() if c.camera_id == camera_id)
+
+
+@pytest.fixture
+def run_supervisor(detector, tmp_path):
+    started: list[Supervisor] = []
+
+    def start(cameras: list[dict]) -> tuple[Supervisor, HealthBoard]:
+        cfg = parse_config(make_config(tmp_path / "data", cameras))
+        health = HealthBoard()
+        sup = Supervisor(cfg, detector, Database(cfg.database_url), health=health)
+        sup.start()
+        for running in sup._running.values():  # quick retries keep the test short
+            running.worker.feed.backoff = Backoff(initial_s=0.3, max_s=1.0)
+            running.worker.feed.options = type(running.worker.feed.options)(open_timeout_s=3, read_timeout_s=3)
+        started.append(sup)
+        return sup, health
+
+    yield start
+    for sup in started:
+        sup.shutdown(timeout_s=20)
+
+
+def test_bad_cameras_never_stop_a_good_one(footage, run_supervisor, tmp_path):
+    with RtspServer({"/good": footage["parked_bike.mp4"]}) as server:
+        closed_port = free_port()
+        sup, health = run_supervisor(
+            [
+                camera_entry("good", server.url("/good"), BIKE_ZONE),
+                camera_entry("refused", f"rtsp://127.0.0.1:{closed_port}/cam", BIKE_ZONE),
+                camera_entry("no-such-mount", f"{server.url('/good')[:-5]}/nothing", BIKE_ZONE),
+                camera_entry("missing-file", tmp_path / "absent.mp4", BIKE_ZONE),
+            ]
+        )
+        _wait_for(lambda: _state(health, "good").samples >= 5, 60, "samples from the good camera")
+        _wait_for(lambda: _state(health, "refused").last_error is not None, 30, "the refused camera's error")
+        assert _state(health, "good").online
+        refused = _state(health, "refused")
+        assert refused.state in ("offline", "reconnecting") and "refused" in refused.last_error.lower()
+        assert _state(health, "no-such-mount").samples == 0
+        missing = _state(health, "missing-file")
+        assert missing.state == "failed" and "not found" in missing.last_error
+        assert sorted(sup.running_ids()) == ["good", "no-such-mount", "refused"]  # still retrying
+
+
+def test_frozen_camera_reconnects_when_it_wakes(footage, run_supervisor):
+    with RtspServer({"/cam": footage["parked_bike.mp4"]}) as server:
+        _, health = run_supervisor([camera_entry("cam", server.url("/cam"), BIKE_ZONE)])
+        _wait_for(lambda: _state(health, "cam").samples >= 3, 60, "first samples")
+        server.pause()
+        _wait_for(lambda: _state(health, "cam").state == "reconnecting", 30, "the freeze to be noticed")
+        assert "no data" in _state(health, "cam").last_error
+        samples = _state(health, "cam").samples
+        server.resume()
+        recovered = _wait_for(lambda: _state(health, "cam").samples > samples, 60, "a sample after the wake-up")
+        assert _state(health, "cam").online and _state(health, "cam").reconnects >= 1
+        print(f"frozen camera: first new sample {recovered:.1f} s after SIGCONT")
+
+
+def test_corrupt_packets_do_not_stop_sampling(footage, run_supervisor, tmp_path):
+    h264 = export_access_units(footage["parked_bike.mp4"], tmp_path / "corrupt.h264")
+    index = json.loads(Path(str(h264) + ".json").read_text())
+    data = bytearray(h264.read_bytes())
+    rng = random.Random(7)
+    damaged = 0
+    for unit in index["units"]:
+        if not unit["key"] and rng.random() < 0.2 and unit["size"] > 40:
+            for _ in range(8):  # garbage in the slice data, past the NAL header
+                data[unit["offset"] + rng.randrange(8, unit["size"])] = rng.randrange(256)
+            damaged += 1
+    h264.write_bytes(bytes(data))
+    assert damaged > 100
+    with RtspServer({"/bad": h264}) as server:
+        _, health = run_supervisor([camera_entry("bad", server.url("/bad"), BIKE_ZONE)])
+        _wait_for(lambda: _state(health, "bad").samples >= 8, 90, "samples from the corrupt stream")
+        assert _state(health, "bad").online
