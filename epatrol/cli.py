@@ -11,16 +11,9 @@ import threading
 from pathlib import Path
 
 from epatrol.config import Config, ConfigError, json_schema, load_config
+from epatrol.logs import setup_logging
 
 log = logging.getLogger("epatrol")
-
-
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s",
-        stream=sys.stderr,
-    )
 
 
 def _open_db(cfg: Config):
@@ -30,29 +23,67 @@ def _open_db(cfg: Config):
 
 
 def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
+    from epatrol.evidence.lock import StorageBusy, lock_storage
+    from epatrol.evidence.recovery import recover
+    from epatrol.health import HealthBoard
     from epatrol.models.detector import load_detector
-    from epatrol.pipeline import run_cameras
+    from epatrol.supervisor import Supervisor
 
     detector = load_detector(cfg.models.detector, cfg.models.dir, cfg.models.threads, cfg.models.device)
     log.info("detector %s (%s) on %s", detector.name, detector.sha256[:12], detector.provider)
+    try:
+        _lock = lock_storage(cfg.storage.root)  # noqa: F841 (held until exit)
+    except StorageBusy as e:
+        print(f"epatrol: {e}", file=sys.stderr)
+        return 2
     db = _open_db(cfg)
-    stop = threading.Event()
+    recover(db, cfg.storage.root)
+    health = HealthBoard()
+    sup = Supervisor(cfg, detector, db, health=health)
+    reload_requested = threading.Event()
 
-    def _on_signal(signum, _frame):
+    def _on_stop(signum, _frame):
         log.info("%s: closing open clips and stopping", signal.Signals(signum).name)
-        stop.set()
+        sup.stop_all.set()
 
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
-    workers = run_cameras(cfg, detector, db, stop)
-    for w in workers:
+    def _on_hup(_signum, _frame):
+        reload_requested.set()
+
+    def _reload_if_asked() -> None:
+        if not reload_requested.is_set():
+            return
+        reload_requested.clear()
+        try:
+            sup.reload(load_config(args.config))
+        except ConfigError as e:  # a bad edit must not take the running cameras down
+            log.error("reload refused, keeping the running configuration: %s", e)
+
+    signal.signal(signal.SIGINT, _on_stop)
+    signal.signal(signal.SIGTERM, _on_stop)
+    signal.signal(signal.SIGHUP, _on_hup)
+    if args.serve:
+        _serve_in_background(cfg, db, health, args.serve)
+    sup.start()
+    sup.wait(tick=_reload_if_asked)
+    for w in sup.finished_workers:
         log.info(
             "camera %s: %d packets, %d samples, %d events; per call: %s",
             w.camera.id, w.stats.packets, w.stats.samples, w.stats.events, w.stats.times.summary(),
         )
     if args.stats:
-        Path(args.stats).write_text(json.dumps(_stats_json(workers), indent=2))
+        Path(args.stats).write_text(json.dumps(_stats_json(sup.finished_workers), indent=2))
     return 0
+
+
+def _serve_in_background(cfg: Config, db, health, address: str) -> None:
+    import uvicorn
+
+    from epatrol.api.app import create_app
+
+    host, _, port = address.rpartition(":")
+    server = uvicorn.Server(uvicorn.Config(create_app(cfg, db, health=health), host=host or "127.0.0.1", port=int(port), log_level="warning"))
+    server.install_signal_handlers = lambda: None  # the patrol owns SIGINT/SIGTERM/SIGHUP
+    threading.Thread(target=server.run, name="api", daemon=True).start()
 
 
 def _stats_json(workers) -> dict:
@@ -117,6 +148,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="epatrol", description="Electronic patrol: cameras -> violations -> evidence.")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--log-format", default="text", choices=["text", "json"], help="json: one object per line")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -125,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = with_config(sub.add_parser("run", help="run every camera until its source ends or SIGINT/SIGTERM"))
     run.add_argument("--stats", help="write per-camera counts and CPU cost per stage to this JSON file")
+    run.add_argument("--serve", metavar="HOST:PORT", help="also serve the API and review page from this process")
     demo = sub.add_parser("demo", help="build the sample footage and run the sample configuration on it")
     demo.add_argument("--shared", type=Path, default=None, help="the shared folder with media/ and models/")
     demo.add_argument("--storage", type=Path, default=Path("data/demo"), help="where the demo's evidence goes")
@@ -147,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _setup_logging(args.log_level)
+    setup_logging(args.log_level, args.log_format)
     from epatrol.models.manifest import ModelError
 
     try:

@@ -8,6 +8,7 @@ import json
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -100,12 +101,31 @@ class Evidence(_Section):
     post_s: float = Field(10.0, ge=0, le=600, description="Seconds of video recorded after the alert.")
 
 
+class Review(_Section):
+    """Officer review: the API's sign-ins, local time, and signing of case exports."""
+
+    timezone: str | None = Field(None, description="IANA time zone for local times in the API and case exports (default: the box's zone).")
+    session_ttl_s: float = Field(8 * 3600, ge=60, le=30 * 86400, description="How long a sign-in (token or cookie) lasts.")
+    signing_key: Path | None = Field(None, description="Ed25519 private key (PEM) that signs case exports; relative to the config file.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str | None) -> str | None:
+        if name is not None:
+            try:
+                ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError, OSError):
+                raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Asia/Shanghai)") from None
+        return name
+
+
 class Config(_Section):
     storage: Storage = Field(default_factory=Storage)
     models: Models = Field(default_factory=Models)
     cameras: list[Camera] = Field(min_length=1)
     violations: Violations = Field(default_factory=Violations)
     evidence: Evidence = Field(default_factory=Evidence)
+    review: Review = Field(default_factory=Review)
 
     @model_validator(mode="after")
     def _unique_camera_ids(self) -> "Config":
@@ -142,6 +162,7 @@ def _resolve_relative(cfg: Config, base: Path) -> Config:
         update={
             "storage": cfg.storage.model_copy(update={"root": rel(cfg.storage.root)}),
             "models": cfg.models.model_copy(update={"dir": rel(cfg.models.dir)}),
+            "review": cfg.review.model_copy(update={"signing_key": rel(cfg.review.signing_key)}),
             "cameras": cameras,
         }
     )

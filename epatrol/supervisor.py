@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from epatrol.config import Camera, Config
@@ -119,9 +120,12 @@ class Supervisor:
         with self._lock:
             return [cid for cid, r in self._running.items() if r.thread.is_alive()]
 
-    def wait(self, poll_s: float = 0.5) -> None:
-        """Block until every camera has ended (files) or the stop event is set (then stop them all)."""
+    def wait(self, poll_s: float = 0.5, tick: Callable[[], None] | None = None) -> None:
+        """Block until every camera has ended (files) or the stop event is set (then stop them all).
+        `tick` runs on this (the main) thread every poll: where reloads happen, not in a signal handler."""
         while not self.stop_all.wait(poll_s):
+            if tick is not None:
+                tick()
             with self._lock:
                 alive = any(r.thread.is_alive() for r in self._running.values())
             if not alive:

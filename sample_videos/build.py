@@ -245,23 +245,22 @@ def campus_walkers_frames(shared_dir: Path | str, fps: int = FPS) -> Iterator[np
         yield src[min(len(src) - 1, int(n * src_fps / fps))]
 
 
-def _build(out_dir: Path | str, name: str, frames: Callable[[], Iterable[np.ndarray]], force: bool) -> Path:
+def _build(out_dir: Path | str, name: str, source: str, shared_dir: Path | str, frames: Callable[[], Iterable[np.ndarray]], force: bool) -> Path:
     path = Path(out_dir) / name
     if path.exists() and not force:
         return path
+    media_file(shared_dir, source)  # fail early, naming the missing file, before anything is written
     return encode_h264(frames(), path)
 
 
 def build_parked_bike(out_dir: Path | str, shared_dir: Path | str = DEFAULT_SHARED, force: bool = False) -> Path:
     """``<out_dir>/parked_bike.mp4``: 60 s, 25 fps, 640x272, 2 s GOP. Kept if it exists, unless ``force``."""
-    media_file(shared_dir, "bikes.mp4")  # fail early, before anything is created
-    return _build(out_dir, PARKED_BIKE, lambda: parked_bike_frames(shared_dir), force)
+    return _build(out_dir, PARKED_BIKE, "bikes.mp4", shared_dir, lambda: parked_bike_frames(shared_dir), force)
 
 
 def build_campus_walkers(out_dir: Path | str, shared_dir: Path | str = DEFAULT_SHARED, force: bool = False) -> Path:
     """``<out_dir>/campus_walkers.mp4``: ~79.5 s, 25 fps, 768x576, 2 s GOP. Kept if it exists, unless ``force``."""
-    media_file(shared_dir, "vtest.avi")
-    return _build(out_dir, CAMPUS_WALKERS, lambda: campus_walkers_frames(shared_dir), force)
+    return _build(out_dir, CAMPUS_WALKERS, "vtest.avi", shared_dir, lambda: campus_walkers_frames(shared_dir), force)
 
 
 BUILDERS: dict[str, Callable[..., Path]] = {

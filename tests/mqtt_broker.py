@@ -3,6 +3,7 @@
     broker = MosquittoBroker(tmp_path)          # picks a free 127.0.0.1 port
     broker.start()                              # returns once the port accepts connections
     broker.kill(); broker.start()               # SIGKILL, then again on the same port
+    broker.pause(); broker.resume()             # SIGSTOP / SIGCONT: a broker that hangs
     broker.stop()                               # SIGTERM
 
 The config is written to a temp dir: `listener PORT 127.0.0.1`, `allow_anonymous true`,
@@ -119,6 +120,15 @@ class MosquittoBroker:
     def kill(self) -> None:
         """SIGKILL: the broker vanishes; clients see their connections reset."""
         self._signal_and_wait(signal.SIGKILL, 5.0)
+
+    def pause(self) -> None:
+        """SIGSTOP: connections stay open but nothing is read or acknowledged."""
+        if self.running:
+            self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.running:
+            self.proc.send_signal(signal.SIGCONT)
 
     def restart(self, *, kill: bool = True) -> MosquittoBroker:
         self.kill() if kill else self.stop()

@@ -224,7 +224,7 @@ def test_mqtt_broker_down_at_start_then_delivered(offline_broker, notifiers):
         assert n.publish("event.updated", event(i), message_id=f"down:{i}") is True
         worst = max(worst, time.perf_counter() - t)
         ids.append(f"down:{i}")
-    assert worst < 0.05, f"publish() took {worst * 1000:.1f} ms with the broker down"
+    assert worst < 0.25, f"publish() took {worst * 1000:.1f} ms with the broker down"
     s = n.stats()["mqtt"]
     assert s["queued"] == 200 and s["sent"] == 0 and s["connected"] is False
     b.start()
@@ -298,6 +298,33 @@ def test_mqtt_broker_killed_mid_stream_and_restarted(tmp_path, notifiers):
         wait_until(lambda: n.stats()["mqtt"]["sent"] == len(wanted), what="every message acknowledged")
     finally:
         stop_pub.set()
+        sub.close()
+        b.kill()
+
+
+@needs_mosquitto
+def test_mqtt_unacknowledged_messages_resent_after_reconnect(tmp_path, notifiers):
+    b = MosquittoBroker(tmp_path / "broker", persistent=True).start()
+    sub = Subscriber(b.port, persistent=True)
+    try:
+        sub.wait_subscribed()
+        b.save()
+        n = notifiers(**mqtt_cfg(b.port, max_inflight=10))
+        n.start()
+        wait_until(lambda: n.stats()["mqtt"]["connected"], what="the notifier to connect")
+        b.pause()  # the broker hangs: messages are written to it but never acknowledged
+        for i in range(30):
+            assert n.publish("event.updated", event(i), message_id=f"unacked:{i}") is True
+        s = wait_until(lambda: (st := n.stats()["mqtt"])["in_flight"] == 10 and st, what="a full in-flight window")
+        assert s["sent"] == 0 and s["queued"] == 30
+        b.kill()  # what it had received dies with it
+        b.start()
+        wanted = {f"unacked:{i}" for i in range(30)}
+        wait_until(lambda: set(sub.ids()) >= wanted, what="all 30 messages after the restart")
+        wait_until(lambda: n.stats()["mqtt"]["sent"] == 30, what="30 PUBACKs")
+        assert n.stats()["mqtt"]["queued"] == 0
+    finally:
+        b.resume()
         sub.close()
         b.kill()
 
@@ -410,6 +437,7 @@ def test_hanging_webhook_and_dead_broker_do_not_block_publish(receiver, notifier
     r = receiver(lambda n: (200, 30.0) if n == 0 else (200, 0.0))  # the first request hangs
     n = notifiers(webhooks=[{"url": r.url, "timeout_s": 0.3}], **mqtt_cfg(free_port()), max_retries=3)
     n.start()
+    n.publish("event.started", event(0), message_id="h:first")
     wait_until(lambda: r.requests, what="the first request to hang")
     times = []
     for i in range(300):
@@ -417,12 +445,11 @@ def test_hanging_webhook_and_dead_broker_do_not_block_publish(receiver, notifier
         assert n.publish("event.updated", event(i), message_id=f"h:{i}") is True
         times.append(time.perf_counter() - t)
     times.sort()
-    assert times[len(times) // 2] < 0.005 and times[-1] < 0.1, f"p50 {times[150] * 1e3:.2f} ms, max {times[-1] * 1e3:.2f} ms"
+    assert times[len(times) // 2] < 0.005 and times[-1] < 0.25, f"p50 {times[150] * 1e3:.2f} ms, max {times[-1] * 1e3:.2f} ms"
     # The hung attempt times out, is retried with the same key, and the queue drains behind it.
     wait_until(lambda: n.stats()["webhook-0"]["sent"] == 301, timeout_s=20, what="all webhook deliveries")
     keys = r.keys()
-    first = keys[0]
-    assert keys.count(first) == 2 and len(set(keys)) == 301
+    assert keys[:2] == ["h:first", "h:first"] and len(set(keys)) == 301 and len(keys) == 302
     s = n.stats()
     assert s["webhook-0"]["failed_attempts"] == 1
     assert s["mqtt"]["queued"] == 301 and s["mqtt"]["connected"] is False

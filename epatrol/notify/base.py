@@ -161,5 +161,6 @@ class Sender:
                 "failed": self.failed,
                 "dropped": self.dropped,
                 "queued": len(self._q) + self._in_flight(),
+                "in_flight": self._in_flight(),
                 "connected": self.connected,
             }

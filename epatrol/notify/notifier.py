@@ -101,7 +101,9 @@ class Notifier:
 
     def stats(self) -> dict[str, dict[str, Any]]:
         """Per target ("mqtt", "webhook-0", ...): target (URL without secrets), sent,
-        failed_attempts, failed (given up), dropped, queued, connected (None: not tried yet)."""
+        failed_attempts, failed (given up), dropped, queued (waiting, including in_flight),
+        in_flight (handed to the transport: MQTT awaiting PUBACK, webhook being posted),
+        connected (None: not tried yet)."""
         return {s.name: s.stats() for s in self.senders}
 
     @property
