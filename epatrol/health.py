@@ -32,6 +32,7 @@ class CameraHealth:
     queue_depth: int = 0
     events: Counter = field(default_factory=Counter)  # events started, by violation
     clips_failed: int = 0
+    storage_faults: Counter = field(default_factory=Counter)  # event_dropped, snapshot_failed, db_write_failed
     changed_utc: datetime = field(default_factory=_now)
 
     @property
@@ -42,6 +43,7 @@ class CameraHealth:
         d = asdict(self)
         d["online"] = self.online
         d["events"] = dict(self.events)
+        d["storage_faults"] = dict(self.storage_faults)
         for k, v in d.items():
             if isinstance(v, datetime):
                 d[k] = v.isoformat()
@@ -112,7 +114,9 @@ class HealthBoard:
                 cam.dropped_samples += 1
             elif what == "clip_failed":
                 cam.clips_failed += 1
+            else:
+                cam.storage_faults[what] += 1
 
     def snapshot(self) -> list[CameraHealth]:
         with self._lock:
-            return [replace(c, events=Counter(c.events)) for c in self._cameras.values()]
+            return [replace(c, events=Counter(c.events), storage_faults=Counter(c.storage_faults)) for c in self._cameras.values()]

@@ -99,6 +99,7 @@ class CameraWorker:
             self.inference.sha256,
             cfg.evidence.pre_s,
             cfg.evidence.post_s,
+            on_fault=lambda what: self.health.count(camera.id, what),
         )
 
     def run(self) -> None:

@@ -132,3 +132,19 @@ def walk(s: Session) -> ChainWalk:
             "the newest entries were deleted, or the head was edited",
         ))
     return ChainWalk(problems, count, head.seq, head.hash, latest)
+
+
+def event_history(s: Session, event_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Per event, its ledger entries (seq, kind, at, hash), oldest first: the event's chain
+    of custody, shown to officers and put into exports."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    if not event_ids:
+        return out
+    rows = s.execute(
+        select(LedgerEntry.event_id, LedgerEntry.seq, LedgerEntry.kind, LedgerEntry.at, LedgerEntry.hash)
+        .where(LedgerEntry.event_id.in_(event_ids))
+        .order_by(LedgerEntry.seq)
+    )
+    for event_id, seq, kind, at, digest in rows:
+        out.setdefault(event_id, []).append({"seq": seq, "kind": kind, "at": at.isoformat(), "hash": digest})
+    return out

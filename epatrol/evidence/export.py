@@ -27,14 +27,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
 from epatrol import __version__
-from epatrol.evidence import cases, review, signing
+from epatrol.evidence import cases, chain, review, signing
 from epatrol.evidence.chain import HEAD_ID
 from epatrol.evidence.db import Database, EventView
 from epatrol.evidence.errors import Conflict
 from epatrol.evidence.localtime import to_local, zone_name
 from epatrol.evidence.paths import resolve
 from epatrol.evidence.records import review_json
-from epatrol.evidence.schema import EvidenceFile, LedgerEntry, LedgerHead, utcnow
+from epatrol.evidence.schema import EvidenceFile, LedgerHead, utcnow
 
 FORMAT, VERSION = "epatrol-case-export", 1
 MANIFEST, SIGNATURE = "manifest.json", "manifest.sig"
@@ -90,18 +90,10 @@ def _times(t: datetime | None, zone: tzinfo | None) -> dict[str, str | None] | N
 def _evidence_rows(db: Database, event_ids: list[int]) -> tuple[dict[tuple[int, str], EvidenceFile], dict[int, list]]:
     """Newest file of each kind per event, and each event's ledger entries."""
     files: dict[tuple[int, str], EvidenceFile] = {}
-    ledger: dict[int, list] = {}
     with db.read_session() as s:
         for f in s.scalars(select(EvidenceFile).where(EvidenceFile.event_id.in_(event_ids)).order_by(EvidenceFile.id)):
             files[(f.event_id, f.kind)] = f
-        rows = s.execute(
-            select(LedgerEntry.event_id, LedgerEntry.seq, LedgerEntry.kind, LedgerEntry.at, LedgerEntry.hash)
-            .where(LedgerEntry.event_id.in_(event_ids))
-            .order_by(LedgerEntry.seq)
-        )
-        for event_id, seq, kind, at, digest in rows:
-            ledger.setdefault(event_id, []).append({"seq": seq, "kind": kind, "at": at.isoformat(), "hash": digest})
-    return files, ledger
+        return files, chain.event_history(s, event_ids)
 
 
 def _ledger_head(db: Database) -> dict[str, Any]:

@@ -1,15 +1,20 @@
 """Turns episode events into evidence: a database row, a snapshot, and a clip cut from the
 packet ring (pre-roll) plus live packets until the post-roll, remuxed without re-encoding.
 
-One CameraRecorder per camera, used from that camera's thread only; the Database is shared."""
+One CameraRecorder per camera, used from that camera's thread only; the Database is shared.
+Storage faults (a full disk, a database that refuses writes) never escape: what could not be
+recorded is logged and reported through `on_fault`, and the next event tries again."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
+from sqlalchemy.exc import SQLAlchemyError
 
 from epatrol.detectors.episodes import EpisodeEvent, EpisodeKey, EpisodeStarted, EpisodeUpdated
 from epatrol.detectors.zones import ZoneShape
@@ -42,7 +47,9 @@ class CameraRecorder:
         model_sha256: str,
         pre_s: float,
         post_s: float,
+        on_fault: Callable[[str], None] = lambda what: None,
     ) -> None:
+        self.on_fault = on_fault  # "event_dropped" | "clip_failed" | "snapshot_failed"
         self.db = db
         self.root = storage_root
         self.camera_id = camera_id
@@ -67,7 +74,7 @@ class CameraRecorder:
                 log.error("event %d: clip abandoned: %s", clip.event_id, e)
                 self._clips.remove(clip)
                 clip.writer.abort()
-                self.db.set_clip_state(clip.event_id, "failed")
+                self._clip_failed(clip.event_id)
                 continue
             if packet.time_s >= clip.end_time_s:
                 self._finish(clip)
@@ -79,13 +86,26 @@ class CameraRecorder:
         if isinstance(event, EpisodeUpdated):
             event_id = self._event_ids.get(event.key)
             if event_id is not None:
-                self.db.update_event(event_id, details=event.details, detections=event.detections.to_records())
+                self._write("update", self.db.update_event, event_id, details=event.details, detections=event.detections.to_records())
             return event_id
         event_id = self._event_ids.pop(event.key, None)
         if event_id is not None:
-            self.db.close_event(event_id, event.ended, event.reason)
+            self._write("close", self.db.close_event, event_id, event.ended, event.reason)
             log.info("event %d ended (%s): %s", event_id, event.reason, event.key)
         return event_id
+
+    def _write(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """A database write that may fail on a full disk: logged, reported, never raised."""
+        try:
+            return fn(*args, **kwargs)
+        except SQLAlchemyError as e:
+            log.error("camera %s: database %s failed (disk full?): %s", self.camera_id, what, e.__class__.__name__)
+            self.on_fault("db_write_failed")
+            return None
+
+    def _clip_failed(self, event_id: int) -> None:
+        self.on_fault("clip_failed")
+        self._write("clip state", self.db.set_clip_state, event_id, "failed")
 
     def on_disconnected(self) -> None:
         """The container is about to close: finish every clip with the packets it has."""
@@ -93,8 +113,10 @@ class CameraRecorder:
             self._finish(clip)
         self._info = None
 
-    def _start(self, event: EpisodeStarted, ring: PacketRing) -> int:
-        event_id = self.db.open_event(
+    def _start(self, event: EpisodeStarted, ring: PacketRing) -> int | None:
+        event_id = self._write(
+            "open event",
+            self.db.open_event,
             camera_id=self.camera_id,
             zone=event.key.zone,
             violation=event.key.violation,
@@ -105,6 +127,10 @@ class CameraRecorder:
             detections=event.detections.to_records(),
             details=event.details,
         )
+        if event_id is None:
+            log.error("camera %s: %s in zone %s NOT recorded", self.camera_id, event.key.violation, event.key.zone)
+            self.on_fault("event_dropped")
+            return None
         self._event_ids[event.key] = event_id
         log.info("event %d: %s in zone %s of %s", event_id, event.key.violation, event.key.zone, self.camera_id)
         self._write_snapshot(event_id, event)
@@ -121,21 +147,22 @@ class CameraRecorder:
             sha, size = write_snapshot(self.root / rel, event.sample.frame, boxes, zones, caption)
         except OSError as e:
             log.error("event %d: snapshot not written to %s: %s", event_id, self.root / rel, e)
+            self.on_fault("snapshot_failed")
             return
-        self.db.add_file(event_id, "snapshot", rel, sha, size, event.alert)
+        self._write("snapshot", self.db.add_file, event_id, "snapshot", rel, sha, size, event.alert)
 
     def _start_clip(self, event_id: int, event: EpisodeStarted, ring: PacketRing) -> None:
         if self._info is None:
-            self.db.set_clip_state(event_id, "failed")
+            self._clip_failed(event_id)
             return
         alert_s = event.sample.time_s
         preroll = ring.snapshot(since_s=alert_s - self.pre_s)
         rel = clip_rel_path(self.camera_id, event_id, event.key.violation, event.alert)
         try:
             writer = ClipWriter(self.root / rel, self._info, preroll)
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, av.FFmpegError) as e:
             log.error("event %d: clip not started at %s: %s", event_id, self.root / rel, e)
-            self.db.set_clip_state(event_id, "failed")
+            self._clip_failed(event_id)
             return
         self._clips.append(_OpenClip(event_id, writer, alert_s + self.post_s))
 
@@ -146,9 +173,10 @@ class CameraRecorder:
         except (OSError, av.FFmpegError) as e:
             log.error("event %d: clip could not be completed: %s", clip.event_id, e)
             clip.writer.abort()
-            self.db.set_clip_state(clip.event_id, "failed")
+            self._clip_failed(clip.event_id)
             return
         rel = done.path.relative_to(self.root).as_posix()
-        self.db.add_file(clip.event_id, "clip", rel, done.sha256, done.size_bytes, done.start_utc, done.end_utc)
-        self.db.set_clip_state(clip.event_id, "complete")
+        if self._write("clip", self.db.add_file, clip.event_id, "clip", rel, done.sha256, done.size_bytes, done.start_utc, done.end_utc) is None:
+            return  # the finished clip stays on disk; `epatrol verify` lists files, not orphans
+        self._write("clip state", self.db.set_clip_state, clip.event_id, "complete")
         log.info("event %d: clip %s (%.1f s)", clip.event_id, done.path, done.end_time_s - done.start_time_s)

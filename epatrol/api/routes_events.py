@@ -1,0 +1,126 @@
+"""Events: search, one event with its history, its clip and snapshot, and review decisions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi.responses import FileResponse
+from pydantic import AwareDatetime
+
+from epatrol.api.auth import Ctx, Officer, Principal, Viewer, client_of, utc
+from epatrol.api.models import CONFLICT, ERRORS, MAX_ID, NOT_FOUND, EventDetail, EventPage, Problem, ReviewIn, ReviewOut
+from epatrol.evidence import audit, chain, review
+from epatrol.evidence.db import EventView
+from epatrol.evidence.paths import resolve
+from epatrol.evidence.records import api_record, review_json
+from epatrol.evidence.search import EventFilter, search_events
+
+router = APIRouter(prefix="/api/events", tags=["events"], responses=ERRORS)
+
+EventId = Annotated[int, Path(ge=1, le=MAX_ID, description="Event id.")]
+Filter = Annotated[str | None, Query(max_length=200)]
+
+
+def _event(ctx, event_id: int) -> EventView:
+    ev = ctx.db.get_event(event_id)
+    if ev is None:
+        raise HTTPException(404, f"event {event_id} not found")
+    return ev
+
+
+@router.get("", response_model=EventPage)
+def list_events(
+    ctx: Ctx,
+    _: Viewer,
+    camera: Filter = None,
+    violation: Filter = None,
+    site: Filter = None,
+    zone: Filter = None,
+    review_state: Literal["pending", "confirmed", "dismissed"] | None = None,
+    since: Annotated[AwareDatetime | None, Query(description="Onset at or after (ISO 8601 with offset).")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="Onset before (ISO 8601 with offset).")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> dict:
+    """Events newest first (by violation onset), one page at a time, with the total."""
+    f = EventFilter(camera, violation, site, zone, review_state, utc(since, "since"), utc(until, "until"))
+    views, total = search_events(ctx.db, f, limit, offset)
+    infos = review.infos(ctx.db, [v.id for v in views])
+    items = [api_record(v, infos.get(v.id, review.PENDING), ctx.zone) for v in views]
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/{event_id}", response_model=EventDetail, responses=NOT_FOUND)
+def get_event(event_id: EventId, ctx: Ctx, _: Viewer) -> dict:
+    """One event with every review decision and its hash-chain entries."""
+    ev = _event(ctx, event_id)
+    info = review.infos(ctx.db, [ev.id])[ev.id]
+    with ctx.db.read_session() as s:
+        ledger = chain.event_history(s, [ev.id]).get(ev.id, [])
+    record = api_record(ev, info, ctx.zone)
+    record["reviews"] = [review_json(r, ctx.zone) for r in review.history(ctx.db, ev.id)]
+    record["ledger"] = ledger
+    return record
+
+
+def _serve(ctx, who: Principal, request: Request, event_id: int, kind: str, download: bool) -> FileResponse:
+    ev = _event(ctx, event_id)
+    rel = ev.clip if kind == "clip" else ev.snapshot
+    if not rel:
+        raise HTTPException(404, f"event {event_id} has no {kind} (yet)")
+    try:
+        path = resolve(ctx.storage_root, rel)
+    except ValueError:
+        raise HTTPException(409, f"the stored path of event {event_id}'s {kind} is unsafe; run `epatrol verify`") from None
+    if not path.is_file():
+        raise HTTPException(410, f"the {kind} of event {event_id} is missing from storage")
+    # A <video> fetches a clip in many Range requests while it plays and seeks; one viewing
+    # is logged at its first request (no Range, or a range from byte 0), not every chunk.
+    first = request.headers.get("range", "bytes=0-").replace(" ", "").startswith("bytes=0-")
+    if download or first:
+        action = f"{kind}.download" if download else f"{kind}.view"
+        audit.record(ctx.db, action, who.username, target=f"event:{event_id}", client=client_of(request))
+    media = "video/mp4" if kind == "clip" else "image/jpeg"
+    return FileResponse(  # serves HTTP Range requests (206) itself
+        path, media_type=media, filename=f"event-{event_id}-{path.name}",
+        content_disposition_type="attachment" if download else "inline",
+    )
+
+
+_FILE_RESPONSES = {
+    **NOT_FOUND,
+    206: {"description": "The requested byte range."},
+    409: {"model": Problem, "description": "The stored path is unsafe (a tampered row)."},
+    410: {"model": Problem, "description": "Registered but missing from storage."},
+    416: {"description": "The Range cannot be satisfied."},
+}
+
+
+@router.get("/{event_id}/clip", response_class=FileResponse, responses={
+    200: {"content": {"video/mp4": {}}, "description": "The clip (MP4, H.264)."}, **_FILE_RESPONSES,
+})
+def clip(event_id: EventId, request: Request, ctx: Ctx, who: Viewer, download: bool = False) -> FileResponse:
+    """The evidence clip; supports HTTP Range so a browser can seek. `download=true` asks
+    the browser to save it. Audited as clip.view or clip.download."""
+    return _serve(ctx, who, request, event_id, "clip", download)
+
+
+@router.get("/{event_id}/snapshot", response_class=FileResponse, responses={
+    200: {"content": {"image/jpeg": {}}, "description": "The snapshot (JPEG)."}, **_FILE_RESPONSES,
+})
+def snapshot(event_id: EventId, request: Request, ctx: Ctx, who: Viewer, download: bool = False) -> FileResponse:
+    """The snapshot of the deciding frame, boxes and zone drawn. Audited like clips."""
+    return _serve(ctx, who, request, event_id, "snapshot", download)
+
+
+@router.post("/{event_id}/review", status_code=201, response_model=ReviewOut, responses={**NOT_FOUND, **CONFLICT})
+def decide(event_id: EventId, body: ReviewIn, request: Request, ctx: Ctx, who: Officer) -> dict:
+    """Confirm or dismiss (a reason is required) an event, with an optional note. Stored
+    with who and when; a later decision supersedes, the history stays."""
+    r = review.decide(ctx.db, event_id, body.decision, who.username, reason=body.reason, note=body.note)
+    audit.record(
+        ctx.db, "review.decide", who.username, target=f"event:{event_id}",
+        detail={"decision": r.decision, "review_id": r.id}, client=client_of(request),
+    )
+    return review_json(r, ctx.zone)
