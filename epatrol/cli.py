@@ -1,4 +1,4 @@
-"""The `epatrol` command: run, demo, events, verify, serve, config check|schema."""
+"""The `epatrol` command: run, demo, events, verify, serve, config check|schema, user add, verify-export."""
 
 from __future__ import annotations
 
@@ -127,7 +127,10 @@ def cmd_verify(cfg: Config, args: argparse.Namespace) -> int:
         print(f"{p.reason.upper()}: {p.path} (event {p.event_id}, {p.kind})")
     total = len(db.all_files())
     print(f"{total - len(problems)} of {total} evidence files intact")
-    return 1 if problems else 0
+    from epatrol.cli_review import report_ledger
+
+    ledger_problems = report_ledger(db)  # edited, deleted or reordered records
+    return 1 if problems or ledger_problems else 0
 
 
 def cmd_serve(cfg: Config, args: argparse.Namespace) -> int:
@@ -166,8 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--camera")
     events.add_argument("--violation")
     events.add_argument("--limit", type=int, default=1000)
-    with_config(sub.add_parser("verify", help="re-hash every clip and snapshot; exit 1 naming each bad file"))
-    serve = with_config(sub.add_parser("serve", help="serve the HTTP API"))
+    with_config(sub.add_parser("verify", help="re-hash every clip and snapshot and walk the hash chain; exit 1 naming each problem"))
+    serve = with_config(sub.add_parser("serve", help="serve the HTTP API and the review page"))
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     config = sub.add_parser("config", help="check a configuration file or print its JSON Schema")
@@ -175,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = config_sub.add_parser("check", help="validate a configuration file")
     check.add_argument("file", type=Path)
     config_sub.add_parser("schema", help="print the configuration's JSON Schema")
+    from epatrol.cli_review import add_parsers
+
+    add_parsers(sub, with_config)  # user add, verify-export
     return parser
 
 
@@ -193,8 +199,14 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "demo":
             return cmd_demo(args)
+        from epatrol import cli_review
+
+        if args.command == "verify-export":
+            return cli_review.cmd_verify_export(args)
         cfg = load_config(args.config)
-        handler = {"run": cmd_run, "events": cmd_events, "verify": cmd_verify, "serve": cmd_serve}[args.command]
+        handler = {
+            "run": cmd_run, "events": cmd_events, "verify": cmd_verify, "serve": cmd_serve, "user": cli_review.cmd_user,
+        }[args.command]
         return handler(cfg, args)
     except (ConfigError, ModelError) as e:
         print(f"epatrol: {e}", file=sys.stderr)

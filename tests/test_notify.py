@@ -157,14 +157,15 @@ def test_settings_validate_and_freeze():
 
 
 def test_payload_helpers_and_publish_never_raises(notifiers):
-    from epatrol.evidence.db import EventView
+    from types import SimpleNamespace
 
     t0 = datetime(2025, 5, 1, 8, 30, tzinfo=timezone.utc)
-    view = EventView(id=7, camera_id=CAMERA, camera_name=CAMERA_NAME, site="school", zone="east-sidewalk",
-                     violation="parked_bikes", started_at=t0, alerted_at=t0, ended_at=None, end_reason=None,
-                     model_name="yolov8n_int8", model_sha256="ab" * 32, detections=[{"label": "bicycle"}] * 2,
-                     details={"count": 2}, clip_state="recording", clip=None, clip_sha256=None,
-                     snapshot="snapshots/7.jpg", snapshot_sha256="cd" * 32)
+    view = SimpleNamespace(  # the attributes of epatrol.evidence.db.EventView
+        id=7, camera_id=CAMERA, camera_name=CAMERA_NAME, site="school", zone="east-sidewalk",
+        violation="parked_bikes", started_at=t0, alerted_at=t0, ended_at=None, end_reason=None,
+        model_name="yolov8n_int8", model_sha256="ab" * 32, detections=[{"label": "bicycle"}] * 2,
+        details={"count": 2}, clip_state="recording", clip=None, clip_sha256=None,
+        snapshot="snapshots/7.jpg", snapshot_sha256="cd" * 32)
     p = event_payload(view)
     assert p["event_id"] == 7 and p["camera"] == CAMERA and p["started_at"] == "2025-05-01T08:30:00+00:00"
     assert p["detections"] == 2 and p["snapshot"] == "snapshots/7.jpg"

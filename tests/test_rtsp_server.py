@@ -176,6 +176,7 @@ def test_kill_ends_the_client_loop_and_start_reuses_the_port(parked_bike):
         with open_rtsp(srv.url()) as c:
             packets = read_packets(c, count=30)
         assert len(packets) == 30 and packets[0]["key"]
+        assert srv.stop() == 0, "SIGTERM: clean exit"
 
 
 def test_pause_stalls_clients_and_resume_recovers(parked_bike):

@@ -1,57 +1,102 @@
-"""The HTTP API over the evidence database (read side; review decisions come with the review page)."""
+"""The HTTP API and the review page: wires the routers, the error mapping and static files.
+
+Business rules live in epatrol.evidence; the routers only translate HTTP to those calls.
+Refusals map to statuses here: NotFound 404, Conflict 409, Invalid 422, each with a
+``detail`` message; request validation errors also carry a one-line ``detail``.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
+from typing import Any
 
-from fastapi import FastAPI, HTTPException, Query
-from fastapi.responses import FileResponse
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 
-from epatrol.config import Config
+from epatrol import __version__
+from epatrol.api import routes_audit, routes_auth, routes_cameras, routes_cases, routes_events, routes_users
+from epatrol.api.auth import ApiContext
+from epatrol.config import Config, ConfigError
 from epatrol.evidence.db import Database
-from epatrol.evidence.paths import resolve
-from epatrol.evidence.records import event_record
+from epatrol.evidence.errors import Conflict, EvidenceError, Invalid, NotFound
+from epatrol.evidence.localtime import local_zone
+from epatrol.evidence.signing import SigningKeyError, load_private_key
+
+STATIC = Path(__file__).with_name("static")
+
+DESCRIPTION = """\
+Officer review of violation events: search events, watch clips (HTTP Range), confirm or
+dismiss, group confirmed events into cases, export a case as a verifiable zip.
+
+Sign in with `POST /api/auth/login`; send the returned token as `Authorization: Bearer
+<token>`, or rely on the HttpOnly session cookie the same call sets. Roles: viewer (read),
+officer (review, cases, export), admin (users, audit log, and all an officer may do).
+"""
+
+_STATUS = {NotFound: 404, Conflict: 409, Invalid: 422}
 
 
-def create_app(cfg: Config, db: Database | None = None) -> FastAPI:
+def _problem(status: int, detail: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"detail": detail, **extra}, status_code=status)
+
+
+def _validation_detail(errors: list[dict[str, Any]]) -> str:
+    parts = []
+    for e in errors[:5]:
+        if e.get("type") == "json_invalid":
+            parts.append(f"the body is not valid JSON ({e.get('ctx', {}).get('error', 'decode error')})")
+            continue
+        where = ".".join(str(x) for x in e.get("loc", ()))
+        parts.append(f"{where}: {e.get('msg', 'invalid')}")
+    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    return "; ".join(parts) + more
+
+
+def create_app(cfg: Config, db: Database | None = None, *, health: Any = None) -> FastAPI:
+    """``health``: the HealthBoard of cameras running in this process, if any."""
     db = db or Database(cfg.database_url)
-    root = cfg.storage.root
-    app = FastAPI(title="epatrol", version="0.1.0")
+    try:
+        key = load_private_key(cfg.review.signing_key) if cfg.review.signing_key else None
+    except SigningKeyError as e:
+        raise ConfigError(f"review.signing_key: {e}") from None
+    ctx = ApiContext(cfg, db, cfg.storage.root, local_zone(cfg.review.timezone), key, health)
 
-    def _event_or_404(event_id: int):
-        ev = db.get_event(event_id)
-        if ev is None:
-            raise HTTPException(404, f"event {event_id} not found")
-        return ev
+    app = FastAPI(title="epatrol", version=__version__, description=DESCRIPTION)
+    app.state.epatrol = ctx
+    for module in (routes_auth, routes_events, routes_cases, routes_cameras, routes_users, routes_audit):
+        app.include_router(module.router)
 
-    @app.get("/healthz")
+    @app.exception_handler(EvidenceError)
+    async def _refused(_request: Request, exc: EvidenceError) -> JSONResponse:
+        return _problem(next((s for t, s in _STATUS.items() if isinstance(exc, t)), 400), str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{k: e[k] for k in ("type", "loc", "msg") if k in e} for e in exc.errors()]
+        detail = _validation_detail(list(exc.errors()))
+        return _problem(422, detail, errors=jsonable_encoder(errors))
+
+    @app.get("/healthz", tags=["health"])
     def healthz() -> dict:
-        return {"status": "ok", "cameras": [c.id for c in cfg.cameras]}
+        """Liveness, without sign-in."""
+        body: dict[str, Any] = {"status": "ok", "cameras": [c.id for c in cfg.cameras]}
+        if health is not None:
+            body["camera_states"] = {h.camera_id: h.state for h in health.snapshot()}
+        return body
 
-    @app.get("/api/events")
-    def events(
-        camera: str | None = None,
-        violation: str | None = None,
-        limit: int = Query(50, ge=1, le=500),
-        offset: int = Query(0, ge=0),
-    ) -> list[dict]:
-        rows = db.list_events(camera_id=camera, violation=violation, limit=limit, offset=offset)
-        return [event_record(ev, root) for ev in rows]
+    if health is not None:
 
-    @app.get("/api/events/{event_id}")
-    def event(event_id: int) -> dict:
-        return event_record(_event_or_404(event_id), root)
+        @app.get("/metrics", include_in_schema=False)
+        def metrics() -> Response:
+            from prometheus_client import CONTENT_TYPE_LATEST
 
-    @app.get("/api/events/{event_id}/{kind}")
-    def evidence_file(event_id: int, kind: Literal["clip", "snapshot"]) -> FileResponse:
-        ev = _event_or_404(event_id)
-        rel = ev.clip if kind == "clip" else ev.snapshot
-        if not rel:
-            raise HTTPException(404, f"event {event_id} has no {kind} (yet)")
-        path = resolve(root, rel)
-        if not path.is_file():
-            raise HTTPException(410, f"the {kind} of event {event_id} is missing from storage")
-        media = "video/mp4" if kind == "clip" else "image/jpeg"
-        return FileResponse(path, media_type=media, filename=path.name)  # serves HTTP Range requests
+            from epatrol.api.metrics import render_metrics
 
+            return Response(render_metrics(health, cfg.storage.root), media_type=CONTENT_TYPE_LATEST)
+
+    if STATIC.is_dir():  # the review page; mounted last so the API routes win
+        app.mount("/", StaticFiles(directory=STATIC, html=True), name="page")
     return app

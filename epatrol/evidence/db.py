@@ -76,6 +76,14 @@ class FileView:
     size_bytes: int
 
 
+@dataclass(frozen=True, slots=True)
+class CameraView:
+    id: str
+    name: str
+    site: str
+    url: str  # without credentials
+
+
 def _strip_credentials(url: str) -> str:
     """RTSP URLs often carry user:password; the database is read by the API, so drop them."""
     parts = urlsplit(url)
@@ -284,6 +292,10 @@ class Database:
         with self._read() as s:
             ev = s.scalars(events_query().where(Event.id == event_id)).one_or_none()
             return None if ev is None else event_view(ev)
+
+    def list_cameras(self) -> list[CameraView]:
+        with self._read() as s:
+            return [CameraView(c.id, c.name, c.site, c.url) for c in s.scalars(select(Camera).order_by(Camera.id))]
 
     def all_files(self) -> list[FileView]:
         stmt = select(

@@ -140,7 +140,8 @@ class Review(Base):
     """One decision on an event; never updated. The newest one is the event's review state."""
 
     __tablename__ = "reviews"
-    __table_args__ = (_one_of("decision", DECISIONS, "ck_reviews_decision"),)
+    # Ids are never reused (sqlite_autoincrement): they are named in the ledger and exports.
+    __table_args__ = (_one_of("decision", DECISIONS, "ck_reviews_decision"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
@@ -153,7 +154,7 @@ class Review(Base):
 
 class Case(Base):
     __tablename__ = "cases"
-    __table_args__ = (_one_of("status", CASE_STATUSES, "ck_cases_status"),)
+    __table_args__ = (_one_of("status", CASE_STATUSES, "ck_cases_status"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
@@ -175,6 +176,7 @@ class CaseEvent(Base):
 
 class CaseNote(Base):
     __tablename__ = "case_notes"
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import time
 from collections.abc import Mapping
@@ -60,8 +61,6 @@ class MessageIds:
     message and starts at the process start time in microseconds, so ids stay unique across restarts."""
 
     def __init__(self) -> None:
-        import itertools
-
         self._seq = itertools.count(time.time_ns() // 1000)
 
     def next(self, kind: str, payload: Mapping[str, Any]) -> str:

@@ -19,7 +19,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from epatrol.notify.base import Sender, log
-from epatrol.notify.message import Message
+from epatrol.notify.message import Message, topic_part
 from epatrol.notify.settings import MqttTarget, NotifyConfig
 
 
@@ -130,7 +130,7 @@ class MqttSender(Sender):
                     self._cv.wait(0.5)
                 msg = self._q.popleft()
                 self._handing = 1
-            topic = f"{prefix}/{msg.camera}/{msg.kind}"
+            topic = f"{prefix}/{msg.camera}/{topic_part(msg.kind)}"
             try:
                 info = self._client.publish(topic, msg.body, qos=self._qos)
             except Exception as e:  # bad topic or payload: no retry can fix it

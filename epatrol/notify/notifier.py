@@ -68,7 +68,8 @@ class Notifier:
             mid = message_id if message_id is not None else self._ids.next(kind, payload)
             msg = build_message(kind, payload, mid)
         except Exception as e:  # noqa: BLE001 - the camera thread must never see it
-            self._rejected += 1
+            with self._lock:
+                self._rejected += 1
             self._ratelog("build", logging.ERROR, "notify: cannot serialise a %r message: %s", kind, e)
             return False
         ok = True

@@ -1,0 +1,90 @@
+"""The review side of the `epatrol` command: `user add`, `verify-export`, and the ledger half
+of `verify`. cli.py wires them in."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+
+from epatrol.config import Config
+from epatrol.evidence.schema import ROLES
+
+
+def add_parsers(sub, with_config) -> None:
+    user = sub.add_parser("user", help="manage the users of the review API")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    add = with_config(user_sub.add_parser("add", help="create a user (the password is read from a prompt or stdin)"))
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=ROLES, help="viewer: read only; officer: review, cases, export; admin: users, audit log, and all an officer may do")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    check = sub.add_parser("verify-export", help="check a case export zip; exit 1 naming each missing, extra or altered file or a bad signature")
+    check.add_argument("file", type=Path)
+    check.add_argument("--public-key", type=Path, help="the exporter's Ed25519 public key (PEM): also check the manifest's signature")
+
+
+def _read_password(args: argparse.Namespace) -> str | None:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        print("epatrol: no terminal to prompt on; pass --password-stdin", file=sys.stderr)
+        return None
+    first = getpass.getpass(f"password for {args.username}: ")
+    if getpass.getpass("again: ") != first:
+        print("epatrol: the passwords differ", file=sys.stderr)
+        return None
+    return first
+
+
+def cmd_user(cfg: Config, args: argparse.Namespace) -> int:
+    from epatrol.evidence.db import Database
+    from epatrol.evidence.errors import EvidenceError
+    from epatrol.evidence.users import create_user
+
+    password = _read_password(args)
+    if password is None:
+        return 1
+    with Database(cfg.database_url) as db:
+        try:
+            user = create_user(db, args.username, password, args.role)
+        except EvidenceError as e:
+            print(f"epatrol: {e}", file=sys.stderr)
+            return 1
+    print(f"user {user.username} ({user.role}) created")
+    return 0
+
+
+def cmd_verify_export(args: argparse.Namespace) -> int:
+    from epatrol.evidence.export_check import verify_export
+    from epatrol.evidence.signing import SigningKeyError, fingerprint, load_public_key
+
+    try:
+        key = load_public_key(args.public_key) if args.public_key else None
+    except SigningKeyError as e:
+        print(f"epatrol: {e}", file=sys.stderr)
+        return 2
+    report = verify_export(args.file, key)
+    for p in report.problems:
+        print(p)
+    if report.problems:
+        print(f"{args.file}: NOT intact ({len(report.problems)} problem(s))")
+        return 1
+    if key is not None:
+        signed = f"signature valid (key sha256 {fingerprint(key)})"
+    else:
+        signed = "signed, signature not checked (pass --public-key)" if report.signed else "not signed"
+    print(f"{args.file}: intact, {report.files_checked} files match the manifest; {signed}")
+    return 0
+
+
+def report_ledger(db) -> int:
+    """Print the hash chain's problems and head; returns the number of problems."""
+    from epatrol.evidence.verify import verify_ledger
+
+    report = verify_ledger(db)
+    for p in report.problems:
+        print(f"LEDGER: {p}")
+    state = "intact" if not report.problems else f"{len(report.problems)} problem(s)"
+    print(f"ledger {state}: {report.entries} entries, head seq {report.head_seq} sha256 {report.head_hash}")
+    return len(report.problems)
