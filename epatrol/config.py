@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from epatrol.notify.settings import NotifyConfig
+
 
 class ConfigError(Exception):
     """A configuration file that cannot be used; the message names the file and each bad field."""
@@ -121,6 +123,7 @@ class Review(_Section):
 
 class Config(_Section):
     storage: Storage = Field(default_factory=Storage)
+    notify: NotifyConfig | None = Field(None, description="Event notifications over MQTT and webhooks.")
     models: Models = Field(default_factory=Models)
     cameras: list[Camera] = Field(min_length=1)
     violations: Violations = Field(default_factory=Violations)

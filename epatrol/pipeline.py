@@ -30,8 +30,9 @@ log = logging.getLogger(__name__)
 
 IMPLEMENTED = {Violation.parked_bikes}
 
-# (kind, event id): kind is "event.started" | "event.updated" | "event.ended"
-EventSink = Callable[[str, int], None]
+# (kind, info): "event.started" | "event.updated" | "event.ended" with {"event_id"},
+# "camera.online" | "camera.offline" with {"camera", "reason"}. Must not block (see notify/).
+EventSink = Callable[[str, dict], None]
 
 # Samples of one live camera allowed to wait for inference; beyond this the newest is dropped
 # (counted), because falling behind a live stream only grows the lag. Files wait instead.
@@ -118,6 +119,7 @@ class CameraWorker:
                 info = item.info
                 log.info("camera %s connected: %s %dx%d", cid, info.codec, info.width, info.height)
                 self.health.set_state(cid, "online")
+                self._notify("camera.online", {"camera": cid, "reason": f"{info.codec} {info.width}x{info.height}"})
                 self.recorder.on_connected(info)
             elif isinstance(item, Disconnected):
                 self._disconnected(item)
@@ -143,6 +145,7 @@ class CameraWorker:
             self.health.set_state(self.camera.id, "stopped" if item.reason in ("stopped", "end of file") else "failed", item.reason)
         else:
             self.health.set_state(self.camera.id, "reconnecting", item.reason)
+        self._notify("camera.offline", {"camera": self.camera.id, "reason": item.reason})
 
     def _submit(self, sample: Sample) -> None:
         if self.feed.live and len(self._pending) >= MAX_PENDING:
@@ -182,13 +185,18 @@ class CameraWorker:
         if isinstance(event, EpisodeStarted):
             self.stats.events += 1
             self.health.count(self.camera.id, "event", event.key.violation)
-        if event_id is None or self.sink is None:
+        if event_id is None:
             return
         kind = "event.started" if isinstance(event, EpisodeStarted) else "event.ended" if isinstance(event, EpisodeEnded) else "event.updated"
+        self._notify(kind, {"event_id": event_id})
+
+    def _notify(self, kind: str, info: dict) -> None:
+        if self.sink is None:
+            return
         try:
-            self.sink(kind, event_id)
+            self.sink(kind, info)
         except Exception:  # a notification problem must never stop the patrol
-            log.exception("camera %s: event sink failed for event %d", self.camera.id, event_id)
+            log.exception("camera %s: notification %s failed", self.camera.id, kind)
 
 
 def run_cameras(cfg: Config, detector: ObjectDetector, db: Database, stop: threading.Event) -> list[CameraWorker]:

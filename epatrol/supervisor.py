@@ -49,6 +49,13 @@ class Supervisor:
         self.stop_all = stop or threading.Event()
         self.health = health or HealthBoard()
         self.sink = sink
+        self.notifier = None
+        if cfg.notify is not None and sink is None:
+            from epatrol.notify import Notifier
+
+            self.notifier = Notifier(cfg.notify)
+            self.notifier.start()
+            self.sink = self._notify
         self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
         self.finished_workers: list[CameraWorker] = []
@@ -56,6 +63,18 @@ class Supervisor:
     def start(self) -> None:
         for camera in self.cfg.cameras:
             self._start_camera(camera)
+
+    def _notify(self, kind: str, info: dict) -> None:
+        """Runs on a camera thread: one indexed read for an event, then a non-blocking enqueue."""
+        from epatrol.notify import camera_payload, event_payload
+
+        if kind.startswith("event."):
+            event = self.db.get_event(info["event_id"])
+            if event is not None:
+                self.notifier.publish(kind, event_payload(event))
+            return
+        names = {c.id: c.name for c in self.cfg.cameras}
+        self.notifier.publish(kind, camera_payload(info["camera"], names.get(info["camera"]), reason=info.get("reason")))
 
     def _start_camera(self, camera: Camera) -> None:
         if not camera.enabled:
@@ -130,6 +149,8 @@ class Supervisor:
                 alive = any(r.thread.is_alive() for r in self._running.values())
             if not alive:
                 self.inference.close()
+                if self.notifier is not None:
+                    self.notifier.stop(timeout_s=5.0)
                 return
         self.shutdown()
 
@@ -141,3 +162,5 @@ class Supervisor:
         for cid in ids:
             self._stop_camera(cid, timeout_s)
         self.inference.close()
+        if self.notifier is not None:
+            self.notifier.stop(timeout_s=5.0)  # deliver what the shutdown itself produced

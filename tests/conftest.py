@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import http.server
+import json
 import threading
+from typing import NamedTuple
 from pathlib import Path
 
 import pytest
@@ -64,13 +67,45 @@ def make_config(storage: Path, cameras: list[dict], **sections) -> dict:
     return cfg
 
 
+class Patrol(NamedTuple):
+    cfg: object
+    db: Database
+    workers: dict
+    notifications: list[dict]
+
+
 def camera_entry(cid: str, url: Path | str, zone: dict, **extra) -> dict:
     return {"id": cid, "name": f"测试 {cid}", "url": str(url), "site": "business", "zones": [zone], **extra}
 
 
+class WebhookReceiver:
+    """A real HTTP server on 127.0.0.1 collecting the JSON bodies POSTed to it."""
+
+    def __init__(self) -> None:
+        received = self.received = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                received.append(json.loads(body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
 @pytest.fixture(scope="session")
 def patrol(tmp_path_factory, footage, detector):
-    """Both demo cameras plus a broken one, run once through the real pipeline."""
+    """Both demo cameras plus broken ones, run once through the real pipeline, notifying a webhook."""
+    hook = WebhookReceiver()
     storage = tmp_path_factory.mktemp("patrol")
     not_video = storage / "notes.mp4"
     not_video.write_text("this is not a video")
@@ -82,9 +117,12 @@ def patrol(tmp_path_factory, footage, detector):
             camera_entry("broken-1", not_video, BIKE_ZONE),
             camera_entry("missing-1", storage / "nowhere.mp4", BIKE_ZONE),
         ],
+        notify={"webhooks": [{"url": hook.url}], "retry_backoff_s": 0.1},
     )
     cfg = parse_config(raw)
     db = Database(cfg.database_url)
     workers = run_cameras(cfg, detector, db, threading.Event())
+    hook.close()
+    del raw["notify"]  # the CLI tests reuse this config without the (stopped) receiver
     (storage / "config.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True))
-    return cfg, db, {w.camera.id: w for w in workers}
+    return Patrol(cfg, db, {w.camera.id: w for w in workers}, hook.received)

@@ -22,7 +22,7 @@ PRE_S, POST_S, GOP_S = 5.0, 5.0, 2.0
 
 
 def test_parked_bike_gives_exactly_one_event(patrol):
-    cfg, db, workers = patrol
+    cfg, db, workers = patrol.cfg, patrol.db, patrol.workers
     events = db.list_events(camera_id="wall-street-1")
     assert len(events) == 1
     ev = events[0]
@@ -37,7 +37,7 @@ def test_parked_bike_gives_exactly_one_event(patrol):
 
 
 def test_clip_is_a_remux_from_a_keyframe_spanning_pre_and_post_roll(patrol):
-    cfg, db, _ = patrol
+    cfg, db = patrol.cfg, patrol.db
     ev = db.list_events(camera_id="wall-street-1")[0]
     clip = cfg.storage.root / ev.clip
     assert clip.is_file() and not list(clip.parent.glob("*.part"))
@@ -61,7 +61,7 @@ def test_clip_is_a_remux_from_a_keyframe_spanning_pre_and_post_roll(patrol):
 
 
 def test_snapshot_shows_the_frame_that_decided(patrol):
-    cfg, db, _ = patrol
+    cfg, db = patrol.cfg, patrol.db
     ev = db.list_events(camera_id="wall-street-1")[0]
     snap = cfg.storage.root / ev.snapshot
     img = cv2.imread(str(snap))
@@ -70,13 +70,13 @@ def test_snapshot_shows_the_frame_that_decided(patrol):
 
 
 def test_people_and_parked_cars_raise_nothing(patrol):
-    _, db, workers = patrol
+    db, workers = patrol.db, patrol.workers
     assert workers["campus-road-1"].stats.samples >= 75
     assert db.list_events(camera_id="campus-road-1") == []
 
 
 def test_bad_cameras_fail_alone(patrol, caplog):
-    _, db, workers = patrol
+    db, workers = patrol.db, patrol.workers
     assert workers["broken-1"].stats.packets == 0
     assert workers["missing-1"].stats.packets == 0
     assert len(db.list_events(camera_id="wall-street-1")) == 1  # the good cameras ran regardless
@@ -87,7 +87,7 @@ def _epatrol(*args: str, check: bool = False) -> subprocess.CompletedProcess:
 
 
 def test_cli_events_json_and_verify_catches_one_changed_byte(patrol, tmp_path):
-    cfg, db, _ = patrol
+    cfg, db = patrol.cfg, patrol.db
     config = str(cfg.storage.root / "config.yaml")
     out = _epatrol("events", "-c", config, "--json", check=True).stdout.splitlines()
     records = [json.loads(line) for line in out]
@@ -141,3 +141,14 @@ def test_cli_run_refuses_a_corrupted_model(footage, tmp_path, shared_dir):
     assert run.returncode == 2
     assert "checksum" in run.stderr and str(models / "yolov8n_int8.onnx") in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_webhook_told_of_cameras_and_events(patrol):
+    kinds = [(n["kind"], n["camera"]) for n in patrol.notifications]
+    assert ("camera.online", "wall-street-1") in kinds and ("camera.offline", "wall-street-1") in kinds
+    started = [n for n in patrol.notifications if n["kind"] == "event.started"]
+    ended = [n for n in patrol.notifications if n["kind"] == "event.ended"]
+    event = patrol.db.list_events(camera_id="wall-street-1")[0]
+    assert [n["event_id"] for n in started] == [event.id] == [n["event_id"] for n in ended]
+    assert started[0]["violation"] == "parked_bikes" and started[0]["camera_name"] == "测试 wall-street-1"
+    assert len({n["message_id"] for n in patrol.notifications}) == len(patrol.notifications)
