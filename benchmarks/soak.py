@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,7 +45,7 @@ def _cpu_s(pid: int) -> float:
 
 def _health(port: int) -> list[dict]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
-        return json.loads(r.read())["cameras"]
+        return json.loads(r.read())["health"]
 
 
 def _config(workdir: Path, urls: list[str], shared: Path, idle: bool) -> Path:

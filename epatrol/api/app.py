@@ -83,8 +83,10 @@ def create_app(cfg: Config, db: Database | None = None, *, health: Any = None) -
     def healthz() -> dict:
         """Liveness, without sign-in."""
         body: dict[str, Any] = {"status": "ok", "cameras": [c.id for c in cfg.cameras]}
-        if health is not None:
-            body["camera_states"] = {h.camera_id: h.state for h in health.snapshot()}
+        if health is not None:  # cameras run in this process (`epatrol run --serve`): their state
+            body["health"] = [h.as_json() for h in health.snapshot()]
+            body["offline"] = [c["camera_id"] for c in body["health"] if not c["online"]]
+            body["status"] = "degraded" if body["offline"] else "ok"
         return body
 
     if health is not None:
