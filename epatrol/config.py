@@ -98,6 +98,13 @@ class Models(_Section):
     device: str = Field("auto", pattern="^(auto|cpu|cuda)$")
 
 
+class Streams(_Section):
+    open_timeout_s: float = Field(10.0, gt=0, le=120, description="Give up opening a camera after this long.")
+    read_timeout_s: float = Field(10.0, gt=0, le=120, description="No data this long: the camera is frozen, reconnect.")
+    reconnect_initial_s: float = Field(1.0, gt=0, le=600, description="First wait before reconnecting; doubles each try.")
+    reconnect_max_s: float = Field(60.0, gt=0, le=3600, description="Longest wait between reconnect attempts.")
+
+
 class Evidence(_Section):
     pre_s: float = Field(10.0, ge=0, le=120, description="Seconds of video kept before the alert.")
     post_s: float = Field(10.0, ge=0, le=600, description="Seconds of video recorded after the alert.")
@@ -128,6 +135,7 @@ class Config(_Section):
     cameras: list[Camera] = Field(min_length=1)
     violations: Violations = Field(default_factory=Violations)
     evidence: Evidence = Field(default_factory=Evidence)
+    streams: Streams = Field(default_factory=Streams)
     review: Review = Field(default_factory=Review)
 
     @model_validator(mode="after")

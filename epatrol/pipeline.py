@@ -21,7 +21,7 @@ from epatrol.evidence.recorder import CameraRecorder
 from epatrol.health import HealthBoard
 from epatrol.models.detector import ObjectDetector
 from epatrol.models.service import Inference, InferenceService
-from epatrol.streams.feed import CameraFeed, ConnectFailed, Connected, Disconnected, PacketIn
+from epatrol.streams.feed import Backoff, CameraFeed, ConnectFailed, Connected, Disconnected, PacketIn
 from epatrol.streams.packets import Sample
 from epatrol.streams.source import SourceOptions
 from epatrol.timing import StageTimes
@@ -87,7 +87,12 @@ class CameraWorker:
             sample_every_s=interval,
             preroll_s=cfg.evidence.pre_s + PENDING_MARGIN_S,
             loop=camera.loop,
-            source_options=SourceOptions(realtime=camera.realtime),
+            source_options=SourceOptions(
+                open_timeout_s=cfg.streams.open_timeout_s,
+                read_timeout_s=cfg.streams.read_timeout_s,
+                realtime=camera.realtime,
+            ),
+            backoff=Backoff(cfg.streams.reconnect_initial_s, cfg.streams.reconnect_max_s),
             stop=stop,
         )
         self.recorder = CameraRecorder(

@@ -15,7 +15,6 @@ from conftest import BIKE_ZONE, camera_entry, make_config
 from epatrol.config import parse_config
 from epatrol.evidence.db import Database
 from epatrol.health import HealthBoard
-from epatrol.streams.feed import Backoff
 from epatrol.supervisor import Supervisor
 from rtsp import RtspServer, export_access_units, free_port, rtsp_unavailable_reason
 
@@ -40,13 +39,11 @@ def run_supervisor(detector, tmp_path):
     started: list[Supervisor] = []
 
     def start(cameras: list[dict]) -> tuple[Supervisor, HealthBoard]:
-        cfg = parse_config(make_config(tmp_path / "data", cameras))
+        streams = {"open_timeout_s": 3, "read_timeout_s": 3, "reconnect_initial_s": 0.3, "reconnect_max_s": 1.0}
+        cfg = parse_config(make_config(tmp_path / "data", cameras, streams=streams))  # quick retries
         health = HealthBoard()
         sup = Supervisor(cfg, detector, Database(cfg.database_url), health=health)
         sup.start()
-        for running in sup._running.values():  # quick retries keep the test short
-            running.worker.feed.backoff = Backoff(initial_s=0.3, max_s=1.0)
-            running.worker.feed.options = type(running.worker.feed.options)(open_timeout_s=3, read_timeout_s=3)
         started.append(sup)
         return sup, health
 

@@ -37,12 +37,12 @@ def test_live_rtsp_camera_parked_bike_clip_and_reconnect(footage, detector, tmp_
             [{"id": "live-1", "name": "直播 1", "url": server.url("/cam1"), "site": "station", "zones": [BIKE_ZONE]}],
             violations={"parked_bikes": {"dwell_s": DWELL_S, "sample_every_s": 1.0, "end_after_s": 30}},
             evidence={"pre_s": PRE_S, "post_s": POST_S},
+            streams={"reconnect_initial_s": 0.5, "reconnect_max_s": 2.0},
         )
         cfg = parse_config(raw)
         db = Database(cfg.database_url)
         stop = threading.Event()
         worker = CameraWorker(cfg.cameras[0], cfg, detector, db, stop)
-        worker.feed.backoff = type(worker.feed.backoff)(initial_s=0.5, max_s=2.0)
         thread = threading.Thread(target=worker.run, daemon=True)
         thread.start()
         try:

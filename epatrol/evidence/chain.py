@@ -48,8 +48,12 @@ def entry_hash(
     return hashlib.sha256(f"{prev_hash}\n{header}\n{payload}".encode("ascii")).hexdigest()
 
 
-def ensure_head(write: sessionmaker[Session]) -> None:
-    """Create the head row of an empty ledger (idempotent, safe when two processes race)."""
+def ensure_head(read: sessionmaker[Session], write: sessionmaker[Session]) -> None:
+    """Create the head row of an empty ledger (idempotent, safe when two processes race).
+    Looks first without the write lock, so read-only users of a database never take it."""
+    with read() as s:
+        if s.get(LedgerHead, HEAD_ID) is not None:
+            return
     try:
         with write.begin() as s:
             if s.get(LedgerHead, HEAD_ID) is None:

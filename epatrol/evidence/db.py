@@ -139,7 +139,7 @@ class Database:
         self._write = sessionmaker(
             self.engine.execution_options(epatrol_write=True), expire_on_commit=False
         )
-        chain.ensure_head(self._write)
+        chain.ensure_head(self._read, self._write)
 
     def close(self) -> None:
         self.engine.dispose()

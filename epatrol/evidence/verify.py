@@ -88,7 +88,7 @@ def verify_ledger(db: Database) -> LedgerReport:
 
 def _compare(subject: str, state: dict, entry: tuple[int, str] | None) -> ChainProblem | None:
     if entry is None:
-        return ChainProblem(None, subject, "has no ledger entry: the row was written outside epatrol")
+        return ChainProblem(None, subject, "has no ledger entry: the row was written outside epatrol (or before the ledger existed)")
     seq, payload = entry
     current = chain.canonical(state)
     if current == payload:
