@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from epatrol.config import Config, ConfigError, json_schema, load_config
@@ -25,6 +26,7 @@ def _open_db(cfg: Config):
 def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
     from epatrol.evidence.lock import StorageBusy, lock_storage
     from epatrol.evidence.recovery import recover
+    from epatrol.evidence.retention import apply_retention
     from epatrol.health import HealthBoard
     from epatrol.models.detector import load_detector
     from epatrol.supervisor import Supervisor
@@ -49,6 +51,18 @@ def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
     def _on_hup(_signum, _frame):
         reload_requested.set()
 
+    next_retention = 0.0
+
+    def _tick() -> None:
+        nonlocal next_retention
+        if time.monotonic() >= next_retention:
+            next_retention = time.monotonic() + sup.cfg.retention.check_every_s
+            try:
+                apply_retention(db, cfg.storage.root, sup.cfg.retention)
+            except Exception:  # retention trouble must not stop the patrol
+                log.exception("retention failed")
+        _reload_if_asked()
+
     def _reload_if_asked() -> None:
         if not reload_requested.is_set():
             return
@@ -64,7 +78,7 @@ def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
     if args.serve:
         _serve_in_background(cfg, db, health, args.serve)
     sup.start()
-    sup.wait(tick=_reload_if_asked)
+    sup.wait(tick=_tick)
     for w in sup.finished_workers:
         log.info(
             "camera %s: %d packets, %d samples, %d events; per call: %s",
@@ -133,6 +147,18 @@ def cmd_verify(cfg: Config, args: argparse.Namespace) -> int:
     return 1 if problems or ledger_problems else 0
 
 
+def cmd_retention(cfg: Config, args: argparse.Namespace) -> int:
+    from epatrol.evidence.retention import apply_retention
+
+    report = apply_retention(_open_db(cfg), cfg.storage.root, cfg.retention)
+    print(
+        f"purged {len(report.purged_events)} event(s) {report.purged_events or ''}, "
+        f"{report.freed_bytes / 2**20:.1f} MB freed, {report.free_bytes_after / 2**20:.0f} MB free; "
+        f"{report.held_skipped} held event(s) kept"
+    )
+    return 0
+
+
 def cmd_serve(cfg: Config, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -169,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--camera")
     events.add_argument("--violation")
     events.add_argument("--limit", type=int, default=1000)
+    with_config(sub.add_parser("retention", help="apply the retention policy once (the service does it every check_every_s)"))
     with_config(sub.add_parser("verify", help="re-hash every clip and snapshot and walk the hash chain; exit 1 naming each problem"))
     serve = with_config(sub.add_parser("serve", help="serve the HTTP API and the review page"))
     serve.add_argument("--host", default="127.0.0.1")
@@ -187,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level, args.log_format)
+    from epatrol.evidence.db import SchemaMismatch
     from epatrol.models.manifest import ModelError
 
     try:
@@ -205,10 +233,10 @@ def main(argv: list[str] | None = None) -> int:
             return cli_review.cmd_verify_export(args)
         cfg = load_config(args.config)
         handler = {
-            "run": cmd_run, "events": cmd_events, "verify": cmd_verify, "serve": cmd_serve, "user": cli_review.cmd_user,
+            "run": cmd_run, "events": cmd_events, "verify": cmd_verify, "serve": cmd_serve, "retention": cmd_retention, "user": cli_review.cmd_user,
         }[args.command]
         return handler(cfg, args)
-    except (ConfigError, ModelError) as e:
+    except (ConfigError, ModelError, SchemaMismatch) as e:
         print(f"epatrol: {e}", file=sys.stderr)
         return 2
 

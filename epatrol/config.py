@@ -105,6 +105,14 @@ class Streams(_Section):
     reconnect_max_s: float = Field(60.0, gt=0, le=3600, description="Longest wait between reconnect attempts.")
 
 
+class Retention(_Section):
+    """Old evidence goes first; confirmed events and events in a case are never deleted (legal hold)."""
+
+    max_age_days: float | None = Field(30.0, gt=0, description="Delete unheld evidence older than this (None: keep by age).")
+    min_free_mb: float = Field(2048.0, ge=0, description="Keep at least this much free on the storage: delete the oldest unheld evidence.")
+    check_every_s: float = Field(300.0, ge=5, description="How often the running service applies the policy.")
+
+
 class Evidence(_Section):
     pre_s: float = Field(10.0, ge=0, le=120, description="Seconds of video kept before the alert.")
     post_s: float = Field(10.0, ge=0, le=600, description="Seconds of video recorded after the alert.")
@@ -136,6 +144,7 @@ class Config(_Section):
     violations: Violations = Field(default_factory=Violations)
     evidence: Evidence = Field(default_factory=Evidence)
     streams: Streams = Field(default_factory=Streams)
+    retention: Retention = Field(default_factory=Retention)
     review: Review = Field(default_factory=Review)
 
     @model_validator(mode="after")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import Select, create_engine, event, select
+from sqlalchemy import Select, create_engine, event, inspect, select
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -135,6 +135,7 @@ class Database:
         if is_sqlite:
             _configure_sqlite(self.engine)
         Base.metadata.create_all(self.engine)
+        _check_schema(self.engine)
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(
             self.engine.execution_options(epatrol_write=True), expire_on_commit=False
@@ -298,13 +299,14 @@ class Database:
             return [CameraView(c.id, c.name, c.site, c.url) for c in s.scalars(select(Camera).order_by(Camera.id))]
 
     def all_files(self) -> list[FileView]:
+        """Every file that should be on disk (purged ones are not)."""
         stmt = select(
             EvidenceFile.event_id,
             EvidenceFile.kind,
             EvidenceFile.path,
             EvidenceFile.sha256,
             EvidenceFile.size_bytes,
-        ).order_by(EvidenceFile.id)
+        ).where(EvidenceFile.purged_at.is_(None)).order_by(EvidenceFile.id)
         with self._read() as s:
             return [FileView(*row) for row in s.execute(stmt)]
 
@@ -318,6 +320,24 @@ class Database:
         return ev
 
 
+class SchemaMismatch(Exception):
+    """The database was made by another version of epatrol; the message names what differs."""
+
+
+def _check_schema(engine: Engine) -> None:
+    """create_all adds missing tables but never columns: say so instead of failing mid-query."""
+    inspector = inspect(engine)
+    for table in Base.metadata.sorted_tables:
+        have = {c["name"] for c in inspector.get_columns(table.name)}
+        missing = [c.name for c in table.columns if c.name not in have]
+        if missing:
+            raise SchemaMismatch(
+                f"database {_strip_credentials(str(engine.url))}: table {table.name} lacks column(s) "
+                f"{', '.join(missing)}: it was created by an older epatrol; use a new database_url "
+                "or migrate it (keep the old one: its evidence is still valid)"
+            )
+
+
 def events_query() -> Select[tuple[Event]]:
     # Camera joined in the same query; files in one extra IN query for the whole page.
     return select(Event).options(joinedload(Event.camera, innerjoin=True), selectinload(Event.files))
@@ -326,7 +346,7 @@ def events_query() -> Select[tuple[Event]]:
 def event_view(ev: Event) -> EventView:
     """The flat view of an event loaded with ``events_query``."""
     # Files are ordered by id, so the newest clip/snapshot wins if one was re-registered.
-    latest = {f.kind: f for f in ev.files}
+    latest = {f.kind: f for f in ev.files if f.purged_at is None}
     clip, snap = latest.get("clip"), latest.get("snapshot")
     return EventView(
         id=ev.id,

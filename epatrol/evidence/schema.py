@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-CLIP_STATES = ("recording", "complete", "failed")
+CLIP_STATES = ("recording", "complete", "failed", "purged")
 FILE_KINDS = ("clip", "snapshot")
 DECISIONS = ("confirm", "dismiss")
 CASE_STATUSES = ("open", "closed")
@@ -129,6 +129,9 @@ class EvidenceFile(Base):
     media_start_utc: Mapped[datetime] = mapped_column(UTCDateTime)
     media_end_utc: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Retention deleted the file; the row (and its hash) stays as the record that it existed.
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    purge_reason: Mapped[str | None] = mapped_column(String(200))
 
     event: Mapped[Event] = relationship(back_populates="files", lazy="raise")
 

@@ -78,6 +78,8 @@ def state_of(row: Any) -> dict[str, Any]:
             "media_start_utc": _t(row.media_start_utc),
             "media_end_utc": _t(row.media_end_utc),
             "created_at": _t(row.created_at),
+            "purged_at": _t(row.purged_at),
+            "purge_reason": row.purge_reason,
         }
     if isinstance(row, Review):
         return {

@@ -63,7 +63,12 @@ export const api = {
   cameras: () => json("GET", "/api/cameras"),
   events: (query) => json("GET", "/api/events", { query }),
   event: (id) => json("GET", `/api/events/${id}`),
-  decide: (id, decision, reason) => json("POST", `/api/events/${id}/review`, { json: reason ? { decision, reason } : { decision } }),
+  decide(id, decision, reason, note) {
+    const body = { decision };
+    if (reason) body.reason = reason;
+    if (note) body.note = note;
+    return json("POST", `/api/events/${id}/review`, { json: body });
+  },
 
   cases: (query) => json("GET", "/api/cases", { query }),
   caseGet: (id) => json("GET", `/api/cases/${id}`),

@@ -33,6 +33,7 @@ const LABELS = {
   browser_time: ["按本机时区", "in this browser's time zone"],
 
   event: ["事件", "Event"],
+  skip_to_event: ["跳到事件", "Skip to the event"],
   pick_event: ["请从左侧队列选择事件", "Pick an event from the queue"],
   clip: ["视频片段", "Clip"],
   snapshot: ["抓拍图", "Snapshot"],
@@ -139,6 +140,17 @@ const STATES = {
 
 const DECISIONS = { confirm: STATES.confirmed, dismiss: STATES.dismissed };
 
+const OBJECTS = {
+  bicycle: ["自行车", "bicycle"],
+  motorcycle: ["电动车/摩托车", "motorcycle"],
+  person: ["行人", "person"],
+  car: ["汽车", "car"],
+  truck: ["货车", "truck"],
+  bus: ["公交车", "bus"],
+  fire: ["明火", "fire"],
+  smoke: ["烟雾", "smoke"],
+};
+
 const END_REASONS = {
   "end of stream": ["视频结束", "end of stream"],
   cleared: ["现场已清理", "cleared"],
@@ -161,6 +173,7 @@ export function endReasonName(r) {
   if (r.startsWith("camera disconnected")) return `摄像头断开 ${r}`;
   return pair(END_REASONS, r);
 }
+export const objectName = (o) => pair(OBJECTS, o);
 export const roleName = (r) => t(`role_${r}`);
 
 export const violationKeys = () => Object.keys(VIOLATIONS);

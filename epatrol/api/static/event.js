@@ -1,0 +1,107 @@
+// One event's facts, its review history, and the confirm / dismiss actions.
+
+import { $, fill, h } from "./dom.js";
+import { duration, localTime } from "./format.js";
+import { decisionName, endReasonName, objectName, siteName, stateName, t, violationName } from "./i18n.js";
+
+function fact(key, ...value) {
+  return [h("dt", {}, t(key)), h("dd", { dataset: { fact: key } }, ...value)];
+}
+
+function when(utc, local) {
+  return h("time", { datetime: utc || "", title: utc ? `UTC ${utc}` : null }, localTime(local));
+}
+
+function hash(hex) {
+  return hex ? h("code", { class: "hash" }, hex) : "—";
+}
+
+export class EventView {
+  /** onDecide(decision, reason, note) -> Promise; the dialog stays open if it fails. */
+  constructor({ onDecide }) {
+    this.onDecide = onDecide;
+    this.event = null;
+    this.heading = $("#event-heading");
+    this.facts = $("#facts");
+    this.history = $("#history");
+    this.dialog = $("#dismiss-dialog");
+
+    $("#confirm-button").addEventListener("click", () => this.confirm());
+    $("#dismiss-button").addEventListener("click", () => this.askDismiss());
+    $("#dismiss-cancel").addEventListener("click", () => this.dialog.close());
+    $("#dismiss-form").addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const reason = $("#dismiss-reason").value.trim();
+      if (!reason) {
+        $("#dismiss-reason").focus();
+        return;
+      }
+      if (await this.onDecide("dismiss", reason, $("#dismiss-note").value.trim())) this.dialog.close();
+    });
+  }
+
+  show(ev) {
+    this.event = ev;
+    $("#event-empty").hidden = true;
+    $("#event-body").hidden = false;
+    fill(this.heading, `${t("event")} #${ev.id} · ${violationName(ev.violation)} `,
+      h("span", { class: `badge state-${ev.review_state}`, id: "event-state", dataset: { state: ev.review_state } },
+        stateName(ev.review_state)));
+    this.renderFacts(ev);
+    this.renderHistory(ev.reviews || []);
+  }
+
+  clear() {
+    this.event = null;
+    $("#event-body").hidden = true;
+    $("#event-empty").hidden = false;
+    this.heading.textContent = t("event");
+  }
+
+  renderFacts(ev) {
+    const d = ev.details || {};
+    const dets = ev.detections.length
+      ? ev.detections.map((x) => `${objectName(x.label)} ${Number(x.confidence).toFixed(2)}`).join("; ")
+      : t("none");
+    fill(this.facts,
+      fact("violation", violationName(ev.violation)),
+      fact("review_state", stateName(ev.review_state)),
+      fact("camera_name", `${ev.camera_name} `, h("small", {}, `(${ev.camera})`)),
+      fact("site", siteName(ev.site)),
+      fact("zone", ev.zone),
+      fact("started_at", when(ev.started_at, ev.started_at_local)),
+      fact("alerted_at", when(ev.alerted_at, ev.alerted_at_local)),
+      fact("ended_at", ev.ended_at ? when(ev.ended_at, ev.ended_at_local) : t("ongoing")),
+      fact("end_reason", endReasonName(ev.end_reason)),
+      fact("dwell", duration(d.dwell_s), d.count !== undefined ? ` · ${t("count")} ${d.count}` : ""),
+      fact("detections", dets),
+      fact("model", `${ev.model} `, h("code", { class: "hash", title: `SHA-256 ${ev.model_sha256}` }, `sha256 ${ev.model_sha256}`)),
+      fact("clip_sha256", hash(ev.clip_sha256)),
+      fact("snapshot_sha256", hash(ev.snapshot_sha256)),
+      fact("cases_of_event", ev.case_ids.length ? ev.case_ids.map((c) => `#${c}`).join(", ") : t("none")),
+    );
+  }
+
+  renderHistory(reviews) {
+    if (!reviews.length) {
+      fill(this.history, h("li", { class: "empty" }, t("no_history")));
+      return;
+    }
+    fill(this.history, [...reviews].reverse().map((r) => h("li", { class: `decision-${r.decision}` },
+      h("strong", {}, decisionName(r.decision)), ` · ${r.by} · `, when(r.at, r.at_local),
+      r.reason ? h("div", {}, `${t("reason")}: ${r.reason}`) : null,
+      r.note ? h("div", {}, `${t("note")}: ${r.note}`) : null)));
+  }
+
+  confirm() {
+    if (this.event) return this.onDecide("confirm");
+  }
+
+  askDismiss() {
+    if (!this.event) return;
+    $("#dismiss-reason").value = "";
+    $("#dismiss-note").value = "";
+    this.dialog.showModal();
+    $("#dismiss-reason").focus();
+  }
+}
