@@ -53,8 +53,13 @@ def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
 
     next_retention = 0.0
 
+    next_status = 0.0
+
     def _tick() -> None:
-        nonlocal next_retention
+        nonlocal next_retention, next_status
+        if time.monotonic() >= next_status:
+            next_status = time.monotonic() + STATUS_EVERY_S
+            _save_status(db, health)
         if time.monotonic() >= next_retention:
             next_retention = time.monotonic() + sup.cfg.retention.check_every_s
             try:
@@ -79,6 +84,7 @@ def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
         _serve_in_background(cfg, db, health, args.serve)
     sup.start()
     sup.wait(tick=_tick)
+    _save_status(db, health)
     for w in sup.finished_workers:
         log.info(
             "camera %s: %d packets, %d samples, %d events; per call: %s",
@@ -87,6 +93,16 @@ def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
     if args.stats:
         Path(args.stats).write_text(json.dumps(_stats_json(sup.finished_workers), indent=2))
     return 0
+
+
+STATUS_EVERY_S = 5.0
+
+
+def _save_status(db, health) -> None:
+    try:
+        db.save_camera_status([h.as_json() for h in health.snapshot()])
+    except Exception:  # a full disk must not stop the patrol; the next tick tries again
+        log.exception("camera status not saved")
 
 
 def _serve_in_background(cfg: Config, db, health, address: str) -> None:

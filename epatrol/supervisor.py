@@ -103,7 +103,7 @@ class Supervisor:
                     break
         self.finished_workers.append(worker)
 
-    def _stop_camera(self, camera_id: str, timeout_s: float = 30.0) -> None:
+    def _stop_camera(self, camera_id: str, timeout_s: float = 30.0, forget: bool = True) -> None:
         with self._lock:
             running = self._running.pop(camera_id, None)
         if running is None:
@@ -112,7 +112,8 @@ class Supervisor:
         running.thread.join(timeout_s)
         if running.thread.is_alive():
             log.error("camera %s did not stop within %.0f s", camera_id, timeout_s)
-        self.health.remove(camera_id)
+        if forget:  # removed from the config; on shutdown its last state stays to be saved
+            self.health.remove(camera_id)
 
     def reload(self, new: Config) -> dict[str, list[str]]:
         """Apply a new configuration: start added cameras, stop removed ones, restart changed ones.
@@ -160,7 +161,7 @@ class Supervisor:
         for running in [self._running[i] for i in ids if i in self._running]:
             running.stop.set()  # all at once, then join: clips close in parallel
         for cid in ids:
-            self._stop_camera(cid, timeout_s)
+            self._stop_camera(cid, timeout_s, forget=False)
         self.inference.close()
         if self.notifier is not None:
             self.notifier.stop(timeout_s=5.0)  # deliver what the shutdown itself produced

@@ -69,6 +69,8 @@ def test_sigterm_closes_the_clip_in_progress(live_config, tmp_path):
         proc.kill()
     done = db.get_event(ev.id)
     assert done.clip_state == "complete" and done.end_reason == "shutdown"
+    status = db.camera_status()["live-1"]  # what `epatrol serve` and the centre read
+    assert status["state"] == "stopped" and status["samples"] > 0 and status["events"] == {"parked_bikes": 1}
     clip = storage / done.clip
     with av.open(str(clip)) as c:
         assert sum(1 for _ in c.decode(video=0)) > 25 * 2  # the pre-roll and what came after

@@ -17,7 +17,8 @@ def _cameras(ctx: ApiContext) -> list[dict]:
     configured = {c.id: c for c in ctx.cfg.cameras}
     known = {c.id: c for c in ctx.db.list_cameras()}  # every camera that ever recorded
     counts = camera_counts(ctx.db)
-    live = {h.camera_id: h.as_json() for h in ctx.health.snapshot()} if ctx.health is not None else {}
+    # In-process cameras report live; otherwise the state `epatrol run` last saved (with its age).
+    live = {h.camera_id: h.as_json() for h in ctx.health.snapshot()} if ctx.health is not None else ctx.db.camera_status()
     out = []
     for cid in sorted(set(configured) | set(known)):
         cfg, row = configured.get(cid), known.get(cid)
@@ -42,7 +43,7 @@ def _cameras(ctx: ApiContext) -> list[dict]:
 @router.get("", response_model=list[CameraOut])
 def list_cameras(ctx: Ctx, _: Viewer) -> list[dict]:
     """Configured cameras and any that recorded events before, with counts and live health
-    (health is null unless the API runs inside `epatrol run --serve`)."""
+    (live when the API runs inside `epatrol run --serve`, else as `epatrol run` last saved it)."""
     return _cameras(ctx)
 
 

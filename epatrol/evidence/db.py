@@ -32,6 +32,7 @@ from epatrol.evidence.schema import (  # noqa: F401
     FILE_KINDS,
     Base,
     Camera,
+    CameraStatus,
     Event,
     EvidenceFile,
     UTCDateTime,
@@ -293,6 +294,27 @@ class Database:
         with self._read() as s:
             ev = s.scalars(events_query().where(Event.id == event_id)).one_or_none()
             return None if ev is None else event_view(ev)
+
+    def save_camera_status(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Upsert the live state of cameras (HealthBoard.as_json records); plain rows, no ledger."""
+        now = utcnow()
+        with self._write.begin() as s:
+            for r in records:
+                last = r.get("last_sample_utc")
+                s.merge(CameraStatus(
+                    camera_id=r["camera_id"], state=r["state"], reconnects=r.get("reconnects", 0),
+                    last_sample_utc=datetime.fromisoformat(last) if last else None,
+                    sample_rate_hz=float(r.get("sample_rate_hz", 0.0)), last_error=r.get("last_error"),
+                    detail=dict(r), updated_at=now,
+                ))
+
+    def camera_status(self) -> dict[str, dict[str, Any]]:
+        """camera id -> the last saved health record, plus its `updated_at`."""
+        with self._read() as s:
+            return {
+                c.camera_id: {**c.detail, "updated_at": c.updated_at.isoformat()}
+                for c in s.scalars(select(CameraStatus))
+            }
 
     def list_cameras(self) -> list[CameraView]:
         with self._read() as s:

@@ -84,6 +84,22 @@ class Camera(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class CameraStatus(Base):
+    """A camera's live state as `epatrol run` last saw it (not evidence, so not ledgered):
+    what another process (`epatrol serve`, the centre) reads, with `updated_at` to judge age."""
+
+    __tablename__ = "camera_status"
+
+    camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    reconnects: Mapped[int] = mapped_column(Integer, default=0)
+    last_sample_utc: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sample_rate_hz: Mapped[float] = mapped_column(default=0.0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the whole health record
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class Event(Base):
     __tablename__ = "events"
     __table_args__ = (
