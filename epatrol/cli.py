@@ -34,7 +34,7 @@ def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
     detector = load_detector(cfg.models.detector, cfg.models.dir, cfg.models.threads, cfg.models.device)
     log.info("detector %s (%s) on %s", detector.name, detector.sha256[:12], detector.provider)
     try:
-        _lock = lock_storage(cfg.storage.root)  # noqa: F841 (held until exit)
+        lock = lock_storage(cfg.storage.root)  # held until the process exits
     except StorageBusy as e:
         print(f"epatrol: {e}", file=sys.stderr)
         return 2
@@ -85,6 +85,7 @@ def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
     sup.start()
     sup.wait(tick=_tick)
     _save_status(db, health)
+    lock.close()
     for w in sup.finished_workers:
         log.info(
             "camera %s: %d packets, %d samples, %d events; per call: %s",

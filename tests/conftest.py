@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import subprocess
 import threading
 from typing import NamedTuple
 from pathlib import Path
@@ -32,6 +33,25 @@ def shared_dir() -> Path:
 def footage(tmp_path_factory, shared_dir) -> dict[str, Path]:
     """parked_bike.mp4 and campus_walkers.mp4: H.264, 25 fps, 2 s GOP, built once per session."""
     return build_footage(tmp_path_factory, shared_dir=shared_dir)
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """A factory for real size-limited filesystems (tmpfs; needs root, else the test skips)."""
+    mounts: list[Path] = []
+
+    def mount(size: str) -> Path:
+        point = tmp_path / f"tmpfs-{len(mounts)}"
+        point.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(point)], capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
+        mounts.append(point)
+        return point
+
+    yield mount
+    for point in mounts:
+        subprocess.run(["umount", "-l", str(point)], check=False)
 
 
 @pytest.fixture(scope="session")

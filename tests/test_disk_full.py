@@ -4,8 +4,6 @@ could not be written is logged and counted, and recording works again once space
 from __future__ import annotations
 
 import os
-import subprocess
-import time
 import uuid
 from pathlib import Path
 
@@ -17,21 +15,9 @@ from epatrol.evidence.db import Database
 from epatrol.health import HealthBoard
 from epatrol.supervisor import Supervisor
 from rtsp import RtspServer, rtsp_unavailable_reason
+from waiting import wait_for
 
 pytestmark = pytest.mark.skipif(rtsp_unavailable_reason() is not None, reason=str(rtsp_unavailable_reason()))
-
-
-@pytest.fixture
-def tiny_disk(tmp_path):
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mount)], capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def _fill(mount: Path, leave_bytes: int) -> Path:
@@ -42,20 +28,12 @@ def _fill(mount: Path, leave_bytes: int) -> Path:
     return filler
 
 
-def _wait_for(predicate, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-
-
 def _cam(health: HealthBoard, camera_id: str):
     return next(c for c in health.snapshot() if c.camera_id == camera_id)
 
 
-def test_full_disk_is_counted_and_recording_resumes(footage, detector, tiny_disk):
+def test_full_disk_is_counted_and_recording_resumes(footage, detector, tmpfs):
+    tiny_disk = tmpfs("6m")
     with RtspServer({"/cam": footage["parked_bike.mp4"]}) as server:
         raw = make_config(
             tiny_disk / f"data-{uuid.uuid4().hex[:6]}",
@@ -70,17 +48,17 @@ def test_full_disk_is_counted_and_recording_resumes(footage, detector, tiny_disk
         sup = Supervisor(cfg, detector, db, health=health)
         sup.start()
         try:
-            _wait_for(lambda: _cam(health, "cam-a").clips_failed >= 1 or _cam(health, "cam-a").storage_faults, 90, "a storage fault")
+            wait_for(lambda: _cam(health, "cam-a").clips_failed >= 1 or _cam(health, "cam-a").storage_faults, 90, "a storage fault")
             a = _cam(health, "cam-a")
             assert a.online and sup.running_ids() == ["cam-a"]  # still patrolling
             samples = a.samples
-            _wait_for(lambda: _cam(health, "cam-a").samples > samples + 2, 30, "samples after the fault")
+            wait_for(lambda: _cam(health, "cam-a").samples > samples + 2, 30, "samples after the fault")
             assert not list(cfg.storage.root.glob("clips/**/*.part"))  # the failed clip was removed
 
             filler.unlink()  # space returns
             grown = cfg.model_copy(update={"cameras": [*cfg.cameras, parse_config(make_config(cfg.storage.root, [camera_entry("cam-b", server.url("/cam"), BIKE_ZONE)])).cameras[0]]})
             sup.reload(grown)
-            _wait_for(lambda: any(e.camera_id == "cam-b" and e.clip_state == "complete" for e in db.list_events()), 90, "a complete clip after space returned")
+            wait_for(lambda: any(e.camera_id == "cam-b" and e.clip_state == "complete" for e in db.list_events()), 90, "a complete clip after space returned")
         finally:
             sup.shutdown(timeout_s=20)
         ev = next(e for e in db.list_events() if e.camera_id == "cam-b")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 import time
 from pathlib import Path
 
@@ -17,17 +16,9 @@ from epatrol.evidence.db import Database
 from epatrol.health import HealthBoard
 from epatrol.supervisor import Supervisor
 from rtsp import RtspServer, export_access_units, free_port, rtsp_unavailable_reason
+from waiting import wait_for
 
 pytestmark = pytest.mark.skipif(rtsp_unavailable_reason() is not None, reason=str(rtsp_unavailable_reason()))
-
-
-def _wait_for(predicate, timeout_s: float, what: str) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout_s:
-        if predicate():
-            return time.monotonic() - start
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
 def _state(health: HealthBoard, camera_id: str):
@@ -63,8 +54,8 @@ def test_bad_cameras_never_stop_a_good_one(footage, run_supervisor, tmp_path):
                 camera_entry("missing-file", tmp_path / "absent.mp4", BIKE_ZONE),
             ]
         )
-        _wait_for(lambda: _state(health, "good").samples >= 5, 60, "samples from the good camera")
-        _wait_for(lambda: _state(health, "refused").last_error is not None, 30, "the refused camera's error")
+        wait_for(lambda: _state(health, "good").samples >= 5, 60, "samples from the good camera")
+        wait_for(lambda: _state(health, "refused").last_error is not None, 30, "the refused camera's error")
         assert _state(health, "good").online
         refused = _state(health, "refused")
         assert refused.state in ("offline", "reconnecting") and "refused" in refused.last_error.lower()
@@ -77,13 +68,15 @@ def test_bad_cameras_never_stop_a_good_one(footage, run_supervisor, tmp_path):
 def test_frozen_camera_reconnects_when_it_wakes(footage, run_supervisor):
     with RtspServer({"/cam": footage["parked_bike.mp4"]}) as server:
         _, health = run_supervisor([camera_entry("cam", server.url("/cam"), BIKE_ZONE)])
-        _wait_for(lambda: _state(health, "cam").samples >= 3, 60, "first samples")
+        wait_for(lambda: _state(health, "cam").samples >= 3, 60, "first samples")
         server.pause()
-        _wait_for(lambda: _state(health, "cam").state == "reconnecting", 30, "the freeze to be noticed")
+        wait_for(lambda: _state(health, "cam").state == "reconnecting", 30, "the freeze to be noticed")
         assert "no data" in _state(health, "cam").last_error
         samples = _state(health, "cam").samples
         server.resume()
-        recovered = _wait_for(lambda: _state(health, "cam").samples > samples, 60, "a sample after the wake-up")
+        woke = time.monotonic()
+        wait_for(lambda: _state(health, "cam").samples > samples, 60, "a sample after the wake-up")
+        recovered = time.monotonic() - woke
         assert _state(health, "cam").online and _state(health, "cam").reconnects >= 1
         print(f"frozen camera: first new sample {recovered:.1f} s after SIGCONT")
 
@@ -103,5 +96,5 @@ def test_corrupt_packets_do_not_stop_sampling(footage, run_supervisor, tmp_path)
     assert damaged > 100
     with RtspServer({"/bad": h264}) as server:
         _, health = run_supervisor([camera_entry("bad", server.url("/bad"), BIKE_ZONE)])
-        _wait_for(lambda: _state(health, "bad").samples >= 8, 90, "samples from the corrupt stream")
+        wait_for(lambda: _state(health, "bad").samples >= 8, 90, "samples from the corrupt stream")
         assert _state(health, "bad").online

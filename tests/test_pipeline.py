@@ -9,7 +9,6 @@ from pathlib import Path
 
 import av
 import cv2
-import pytest
 import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,7 +21,7 @@ PRE_S, POST_S, GOP_S = 5.0, 5.0, 2.0
 
 
 def test_parked_bike_gives_exactly_one_event(patrol):
-    cfg, db, workers = patrol.cfg, patrol.db, patrol.workers
+    db, workers = patrol.db, patrol.workers
     events = db.list_events(camera_id="wall-street-1")
     assert len(events) == 1
     ev = events[0]
@@ -75,10 +74,13 @@ def test_people_and_parked_cars_raise_nothing(patrol):
     assert db.list_events(camera_id="campus-road-1") == []
 
 
-def test_bad_cameras_fail_alone(patrol, caplog):
+def test_bad_cameras_fail_alone_with_a_clear_reason(patrol):
     db, workers = patrol.db, patrol.workers
-    assert workers["broken-1"].stats.packets == 0
-    assert workers["missing-1"].stats.packets == 0
+    health = {h.camera_id: h for h in workers["broken-1"].health.snapshot()}
+    broken, missing = health["broken-1"], health["missing-1"]
+    assert broken.state == "failed" and "notes.mp4" in broken.last_error and "Invalid data" in broken.last_error
+    assert missing.state == "failed" and "video file not found" in missing.last_error and "nowhere.mp4" in missing.last_error
+    assert workers["broken-1"].stats.packets == workers["missing-1"].stats.packets == 0
     assert len(db.list_events(camera_id="wall-street-1")) == 1  # the good cameras ran regardless
 
 
@@ -87,7 +89,7 @@ def _epatrol(*args: str, check: bool = False) -> subprocess.CompletedProcess:
 
 
 def test_cli_events_json_and_verify_catches_one_changed_byte(patrol, tmp_path):
-    cfg, db = patrol.cfg, patrol.db
+    cfg = patrol.cfg
     config = str(cfg.storage.root / "config.yaml")
     out = _epatrol("events", "-c", config, "--json", check=True).stdout.splitlines()
     records = [json.loads(line) for line in out]

@@ -4,7 +4,6 @@ an evidence clip cut from the live packet ring, a camera that vanishes and comes
 from __future__ import annotations
 
 import threading
-import time
 
 import av
 import pytest
@@ -15,19 +14,11 @@ from epatrol.evidence.db import Database
 from epatrol.evidence.hashing import sha256_file
 from epatrol.pipeline import CameraWorker
 from rtsp import RtspServer, rtsp_unavailable_reason
+from waiting import wait_for
 
 pytestmark = pytest.mark.skipif(rtsp_unavailable_reason() is not None, reason=str(rtsp_unavailable_reason()))
 
 DWELL_S, PRE_S, POST_S = 8.0, 3.0, 3.0
-
-
-def _wait_for(predicate, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
 def test_live_rtsp_camera_parked_bike_clip_and_reconnect(footage, detector, tmp_path):
@@ -46,7 +37,7 @@ def test_live_rtsp_camera_parked_bike_clip_and_reconnect(footage, detector, tmp_
         thread = threading.Thread(target=worker.run, daemon=True)
         thread.start()
         try:
-            _wait_for(lambda: any(e.clip_state == "complete" for e in db.list_events()), 60, "a completed clip")
+            wait_for(lambda: any(e.clip_state == "complete" for e in db.list_events()), 60, "a completed clip")
             events = db.list_events()
             assert len(events) == 1
             ev = events[0]
@@ -66,13 +57,13 @@ def test_live_rtsp_camera_parked_bike_clip_and_reconnect(footage, detector, tmp_
 
             # The camera vanishes: the open episode is closed and says why; then it comes back.
             server.kill()
-            _wait_for(lambda: db.get_event(ev.id).ended_at is not None, 30, "the episode to close on disconnect")
+            wait_for(lambda: db.get_event(ev.id).ended_at is not None, 30, "the episode to close on disconnect")
             assert db.get_event(ev.id).end_reason.startswith("camera disconnected")
             reconnects = worker.feed.reconnects
             server.start()
-            _wait_for(lambda: worker.feed.reconnects > reconnects, 30, "the camera to reconnect")
+            wait_for(lambda: worker.feed.reconnects > reconnects, 30, "the camera to reconnect")
             samples = worker.stats.samples
-            _wait_for(lambda: worker.stats.samples > samples + 2, 30, "samples after the reconnect")
+            wait_for(lambda: worker.stats.samples > samples + 2, 30, "samples after the reconnect")
         finally:
             stop.set()
             thread.join(timeout=30)

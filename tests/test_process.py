@@ -16,18 +16,9 @@ import yaml
 from conftest import BIKE_ZONE, camera_entry, make_config
 from epatrol.evidence.db import Database
 from rtsp import RtspServer, rtsp_unavailable_reason
+from waiting import wait_for
 
 pytestmark = pytest.mark.skipif(rtsp_unavailable_reason() is not None, reason=str(rtsp_unavailable_reason()))
-
-
-def _wait_for(predicate, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
 def _start(config: Path, log: Path) -> subprocess.Popen:
@@ -61,7 +52,7 @@ def test_sigterm_closes_the_clip_in_progress(live_config, tmp_path):
     proc = _start(config, tmp_path / "run.log")
     try:
         db = Database(f"sqlite:///{storage / 'epatrol.db'}")
-        ev = _wait_for(lambda: _recording_event(db), 90, "an event with its clip recording")
+        ev = wait_for(lambda: _recording_event(db), 90, "an event with its clip recording")
         time.sleep(2)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0, (tmp_path / "run.log").read_text()[-3000:]
@@ -85,8 +76,8 @@ def test_kill_9_mid_clip_then_restart_discards_the_unfinished_clip(live_config, 
     proc = _start(config, log)
     try:
         db = Database(f"sqlite:///{storage / 'epatrol.db'}")
-        ev = _wait_for(lambda: _recording_event(db), 90, "an event with its clip recording")
-        part = _wait_for(lambda: next(iter(storage.glob("clips/**/*.part")), None), 30, "the clip's .part file")
+        ev = wait_for(lambda: _recording_event(db), 90, "an event with its clip recording")
+        part = wait_for(lambda: next(iter(storage.glob("clips/**/*.part")), None), 30, "the clip's .part file")
         time.sleep(1)
     finally:
         proc.kill()  # SIGKILL: no handler runs
@@ -101,7 +92,7 @@ def test_kill_9_mid_clip_then_restart_discards_the_unfinished_clip(live_config, 
 
     restart = _start(config, log)
     try:
-        _wait_for(lambda: "discarded unfinished file" in log.read_text(), 60, "the recovery log line")
+        wait_for(lambda: "discarded unfinished file" in log.read_text(), 60, "the recovery log line")
         restart.send_signal(signal.SIGTERM)
         assert restart.wait(timeout=60) == 0
     finally:
@@ -118,7 +109,7 @@ def test_second_process_on_the_same_storage_is_refused(live_config, tmp_path):
     config, storage = live_config
     first = _start(config, tmp_path / "first.log")
     try:
-        _wait_for(lambda: (storage / ".epatrol.lock").exists() and "connected" in (tmp_path / "first.log").read_text(), 60, "the first process")
+        wait_for(lambda: (storage / ".epatrol.lock").exists() and "connected" in (tmp_path / "first.log").read_text(), 60, "the first process")
         second = subprocess.run([sys.executable, "-m", "epatrol", "run", "-c", str(config)], capture_output=True, text=True, timeout=60)
         assert second.returncode == 2 and "another epatrol process" in second.stderr
     finally:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
@@ -14,25 +13,13 @@ import yaml
 
 from conftest import BIKE_ZONE, camera_entry, make_config
 from rtsp import RtspServer, free_port, rtsp_unavailable_reason
+from waiting import wait_for
 
 pytestmark = pytest.mark.skipif(rtsp_unavailable_reason() is not None, reason=str(rtsp_unavailable_reason()))
 
 
 def _health(port: int) -> dict:
     return {c["camera_id"]: c for c in httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json().get("health", [])}
-
-
-def _wait_for(predicate, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-        except httpx.TransportError:
-            value = None
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
 def test_sighup_adds_and_removes_cameras_without_touching_the_rest(footage, tmp_path):
@@ -47,27 +34,27 @@ def test_sighup_adds_and_removes_cameras_without_touching_the_rest(footage, tmp_
             stdout=subprocess.DEVNULL, stderr=open(log, "wb"),
         )
         try:
-            _wait_for(lambda: _health(port).get("cam-a", {}).get("samples", 0) >= 3, 90, "cam-a sampling")
+            wait_for(lambda: _health(port).get("cam-a", {}).get("samples", 0) >= 3, 90, "cam-a sampling")
 
             raw["cameras"].append(camera_entry("cam-b", server.url("/b"), BIKE_ZONE))
             config.write_text(yaml.safe_dump(raw, allow_unicode=True))
             proc.send_signal(signal.SIGHUP)
-            _wait_for(lambda: _health(port).get("cam-b", {}).get("samples", 0) >= 2, 90, "cam-b added by SIGHUP")
+            wait_for(lambda: _health(port).get("cam-b", {}).get("samples", 0) >= 2, 90, "cam-b added by SIGHUP")
             a = _health(port)["cam-a"]
             assert a["online"] and a["reconnects"] == 0  # cam-a was not restarted
 
             config.write_text("cameras: [this is: not valid")  # a bad edit
             proc.send_signal(signal.SIGHUP)
-            _wait_for(lambda: "reload refused" in log.read_text(), 30, "the bad edit to be refused")
+            wait_for(lambda: "reload refused" in log.read_text(), 30, "the bad edit to be refused")
             assert set(_health(port)) == {"cam-a", "cam-b"}
 
             raw["cameras"] = raw["cameras"][1:]  # remove cam-a
             config.write_text(yaml.safe_dump(raw, allow_unicode=True))
             proc.send_signal(signal.SIGHUP)
-            _wait_for(lambda: set(_health(port)) == {"cam-b"}, 60, "cam-a removed")
+            wait_for(lambda: set(_health(port)) == {"cam-b"}, 60, "cam-a removed")
             b = _health(port)["cam-b"]
             samples = b["samples"]
-            _wait_for(lambda: _health(port)["cam-b"]["samples"] > samples, 30, "cam-b still sampling")
+            wait_for(lambda: _health(port)["cam-b"]["samples"] > samples, 30, "cam-b still sampling")
             assert _health(port)["cam-b"]["reconnects"] == 0
             assert proc.poll() is None
         finally:

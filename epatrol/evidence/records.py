@@ -16,12 +16,8 @@ def _iso(t: datetime | None) -> str | None:
     return t.isoformat() if t else None
 
 
-def event_record(ev: EventView, storage_root: Path) -> dict[str, Any]:
-    """Times in ISO 8601 UTC; evidence paths absolute."""
-
-    def absolute(rel: str | None) -> str | None:
-        return str(resolve(storage_root, rel)) if rel else None
-
+def _facts(ev: EventView) -> dict[str, Any]:
+    """What every form of an event says: who, where, what, which model, which hashes."""
     return {
         "id": ev.id,
         "camera": ev.camera_id,
@@ -33,16 +29,23 @@ def event_record(ev: EventView, storage_root: Path) -> dict[str, Any]:
         "alerted_at": _iso(ev.alerted_at),
         "ended_at": _iso(ev.ended_at),
         "end_reason": ev.end_reason,
-        "clip": absolute(ev.clip),
         "clip_sha256": ev.clip_sha256,
         "clip_state": ev.clip_state,
-        "snapshot": absolute(ev.snapshot),
         "snapshot_sha256": ev.snapshot_sha256,
         "model": ev.model_name,
         "model_sha256": ev.model_sha256,
         "detections": ev.detections,
         "details": ev.details,
     }
+
+
+def event_record(ev: EventView, storage_root: Path) -> dict[str, Any]:
+    """The CLI's form: times in ISO 8601 UTC, evidence paths absolute."""
+
+    def absolute(rel: str | None) -> str | None:
+        return str(resolve(storage_root, rel)) if rel else None
+
+    return {**_facts(ev), "clip": absolute(ev.clip), "snapshot": absolute(ev.snapshot)}
 
 
 def review_json(r: ReviewView | None, zone: tzinfo | None) -> dict[str, Any] | None:
@@ -64,30 +67,14 @@ def api_record(ev: EventView, info: ReviewInfo, zone: tzinfo | None) -> dict[str
     beside the UTC ones, and the review state, newest decision and cases."""
     base = f"/api/events/{ev.id}"
     return {
-        "id": ev.id,
-        "camera": ev.camera_id,
-        "camera_name": ev.camera_name,
-        "site": ev.site,
-        "violation": ev.violation,
-        "zone": ev.zone,
-        "started_at": _iso(ev.started_at),
+        **_facts(ev),
         "started_at_local": to_local(ev.started_at, zone),
-        "alerted_at": _iso(ev.alerted_at),
         "alerted_at_local": to_local(ev.alerted_at, zone),
-        "ended_at": _iso(ev.ended_at),
         "ended_at_local": to_local(ev.ended_at, zone),
-        "end_reason": ev.end_reason,
         "clip": ev.clip,
-        "clip_sha256": ev.clip_sha256,
-        "clip_state": ev.clip_state,
         "clip_url": f"{base}/clip" if ev.clip else None,
         "snapshot": ev.snapshot,
-        "snapshot_sha256": ev.snapshot_sha256,
         "snapshot_url": f"{base}/snapshot" if ev.snapshot else None,
-        "model": ev.model_name,
-        "model_sha256": ev.model_sha256,
-        "detections": ev.detections,
-        "details": ev.details,
         "review_state": info.state,
         "review": review_json(info.latest, zone),
         "case_ids": list(info.case_ids),
