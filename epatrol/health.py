@@ -30,6 +30,7 @@ class CameraHealth:
     decode_ms: float = 0.0  # exponential moving averages
     inference_ms: float = 0.0
     queue_depth: int = 0
+    frame_size: str | None = None  # of the last sample, "WxH": a camera may change it mid-stream
     events: Counter = field(default_factory=Counter)  # events started, by violation
     clips_failed: int = 0
     storage_faults: Counter = field(default_factory=Counter)  # event_dropped, snapshot_failed, db_write_failed
@@ -82,7 +83,7 @@ class HealthBoard:
                 cam.packets += 1
                 cam.last_packet_utc = utc
 
-    def sample(self, camera_id: str, decode_ms: float, inference_ms: float) -> None:
+    def sample(self, camera_id: str, decode_ms: float, inference_ms: float, frame_size: str | None = None) -> None:
         now = _now()
         with self._lock:
             cam = self._cameras.get(camera_id)
@@ -94,6 +95,7 @@ class HealthBoard:
                     cam.sample_rate_hz = 0.8 * cam.sample_rate_hz + 0.2 / gap if cam.samples > 1 else 1 / gap
             cam.samples += 1
             cam.last_sample_utc = now
+            cam.frame_size = frame_size or cam.frame_size
             cam.decode_ms = decode_ms if cam.samples == 1 else 0.9 * cam.decode_ms + 0.1 * decode_ms
             cam.inference_ms = inference_ms if cam.samples == 1 else 0.9 * cam.inference_ms + 0.1 * inference_ms
 

@@ -183,7 +183,8 @@ class CameraWorker:
         with times.measure("record"):
             for event in events:
                 self._record(event)
-        self.health.sample(self.camera.id, decode_ms=decode_ms, inference_ms=1000 * inference.wall_s)
+        h, w = sample.frame.shape[:2]
+        self.health.sample(self.camera.id, decode_ms=decode_ms, inference_ms=1000 * inference.wall_s, frame_size=f"{w}x{h}")
 
     def _record(self, event: EpisodeEvent) -> None:
         event_id = self.recorder.on_episode(event, self.feed.ring)

@@ -98,3 +98,34 @@ def test_corrupt_packets_do_not_stop_sampling(footage, run_supervisor, tmp_path)
         _, health = run_supervisor([camera_entry("bad", server.url("/bad"), BIKE_ZONE)])
         wait_for(lambda: _state(health, "bad").samples >= 8, 90, "samples from the corrupt stream")
         assert _state(health, "bad").online
+
+
+def test_resolution_change_mid_stream(footage, run_supervisor, tmp_path):
+    """One live stream that switches between 640x272 and 768x576 (8 s of each) at every loop."""
+    small = export_access_units(footage["parked_bike.mp4"], tmp_path / "small.h264")
+    large = export_access_units(footage["campus_walkers.mp4"], tmp_path / "large.h264")
+    joined = tmp_path / "joined.h264"
+    units, offset, pts0 = [], 0, 0.0
+    with open(joined, "wb") as out:
+        for part in (small, large):
+            index = json.loads(Path(str(part) + ".json").read_text())
+            first = index["units"][0]["pts"]
+            kept = [u for u in index["units"] if u["pts"] - first < 8.0]  # from its first keyframe
+            for unit in kept:
+                units.append({**unit, "offset": unit["offset"] + offset, "pts": unit["pts"] - first + pts0})
+            pts0 = units[-1]["pts"] + 1 / index["fps"]
+            out.write(part.read_bytes()[: kept[-1]["offset"] + kept[-1]["size"]])
+            offset = out.tell()
+    Path(str(joined) + ".json").write_text(json.dumps({**index, "units": units}))
+    with RtspServer({"/switch": joined}, from_start=True) as server:
+        _, health = run_supervisor([camera_entry("switch", server.url("/switch"), BIKE_ZONE)])
+        seen: set[str] = set()
+
+        def both_sizes() -> bool:
+            cam = _state(health, "switch")
+            if cam.frame_size:
+                seen.add(cam.frame_size)
+            return {"640x272", "768x576"} <= seen
+
+        wait_for(both_sizes, 60, "samples at both resolutions")
+        assert _state(health, "switch").online
