@@ -29,10 +29,13 @@ def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
     from epatrol.evidence.retention import apply_retention
     from epatrol.health import HealthBoard
     from epatrol.models.detector import load_detector
+    from epatrol.pipeline import required_models
     from epatrol.supervisor import Supervisor
 
-    detector = load_detector(cfg.models.detector, cfg.models.dir, cfg.models.threads, cfg.models.device)
-    log.info("detector %s (%s) on %s", detector.name, detector.sha256[:12], detector.provider)
+    # Every model the cameras need, checked and loaded before any camera starts.
+    detectors = {name: load_detector(name, cfg.models.dir, cfg.models.threads, cfg.models.device) for name in sorted(required_models(cfg))}
+    for d in detectors.values():
+        log.info("detector %s (%s) on %s", d.name, d.sha256[:12], d.provider)
     try:
         lock = lock_storage(cfg.storage.root)  # held until the process exits
     except StorageBusy as e:
@@ -41,7 +44,7 @@ def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
     db = _open_db(cfg)
     recover(db, cfg.storage.root)
     health = HealthBoard()
-    sup = Supervisor(cfg, detector, db, health=health)
+    sup = Supervisor(cfg, detectors, db, health=health)
     reload_requested = threading.Event()
 
     def _on_stop(signum, _frame):

@@ -23,7 +23,8 @@ MARKER = ".epatrol-demo"
 def run_demo(shared: Path | None, storage: Path, log_level: str = "info") -> int:
     from epatrol.evidence.db import Database
     from epatrol.models.detector import load_detector
-    from epatrol.pipeline import run_cameras
+    from epatrol.pipeline import required_models
+    from epatrol.supervisor import run_cameras
 
     if not (SAMPLES / "build.py").is_file():
         print("epatrol demo needs a source checkout (sample_videos/build.py not found)", file=sys.stderr)
@@ -48,10 +49,11 @@ def run_demo(shared: Path | None, storage: Path, log_level: str = "info") -> int
     effective = storage / "demo-config.yaml"
     effective.write_text(yaml.safe_dump(cfg.model_dump(mode="json"), allow_unicode=True, sort_keys=False), encoding="utf-8")
 
-    detector = load_detector(cfg.models.detector, cfg.models.dir, cfg.models.threads, cfg.models.device)
+    detectors = {n: load_detector(n, cfg.models.dir, cfg.models.threads, cfg.models.device) for n in sorted(required_models(cfg))}
     db = Database(cfg.database_url)
-    print(f"demo: {len(cfg.cameras)} file cameras, detector {detector.name} on {detector.provider}", flush=True)
-    workers = run_cameras(cfg, detector, db, threading.Event())
+    used = ", ".join(f"{d.name} on {d.provider}" for d in detectors.values())
+    print(f"demo: {len(cfg.cameras)} file cameras, detectors: {used}", flush=True)
+    workers = run_cameras(cfg, detectors, db, threading.Event())
 
     from epatrol.evidence.records import event_record
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
 
 from epatrol.config import Camera, Config, Violation
 from epatrol.detectors.episodes import EpisodeEnded, EpisodeEvent, EpisodeStarted
@@ -19,6 +21,7 @@ from epatrol.detectors.zones import ZoneShape
 from epatrol.evidence.db import Database
 from epatrol.evidence.recorder import CameraRecorder
 from epatrol.health import HealthBoard
+from epatrol.models.detections import Detections
 from epatrol.models.detector import ObjectDetector
 from epatrol.models.service import Inference, InferenceService
 from epatrol.streams.feed import Backoff, CameraFeed, ConnectFailed, Connected, Disconnected, PacketIn
@@ -41,13 +44,47 @@ MAX_PENDING = 2
 PENDING_MARGIN_S = 5.0
 
 
-def build_judges(camera: Camera, cfg: Config) -> list[ParkedBikesJudge]:
+class Judge(Protocol):
+    """What the worker needs of a violation judge (see detectors/)."""
+
+    violation: str
+    model: str  # manifest name of the detector whose output it judges
+    params: Any  # its config section: .sample_every_s, .confidence
+
+    def process(self, sample: Sample, detections: Detections) -> list[EpisodeEvent]: ...
+
+    def close(self, utc: datetime, reason: str) -> list[EpisodeEnded]: ...
+
+
+def build_judges(camera: Camera, cfg: Config) -> list[Judge]:
     for zone in camera.zones:
         for v in zone.violations:
             if v not in IMPLEMENTED:
                 log.warning("camera %s zone %s: violation %s is not implemented yet; ignored", camera.id, zone.name, v.value)
-    zones = [ZoneShape(z.name, tuple(z.polygon)) for z in camera.zones if Violation.parked_bikes in z.violations]
-    return [ParkedBikesJudge(camera.id, zones, cfg.violations.parked_bikes)] if zones else []
+
+    def zones(v: Violation) -> list[ZoneShape]:
+        return [ZoneShape(z.name, tuple(z.polygon)) for z in camera.zones if v in z.violations]
+
+    judges: list[Judge] = []
+    if bikes := zones(Violation.parked_bikes):
+        judges.append(ParkedBikesJudge(camera.id, bikes, cfg.violations.parked_bikes, model=cfg.models.detector))
+    return judges
+
+
+def required_models(cfg: Config) -> set[str]:
+    """Every detector the enabled cameras' judges need (loaded once, shared by all cameras)."""
+    return {j.model for c in cfg.cameras if c.enabled for j in build_judges(c, cfg)}
+
+
+@dataclass
+class _Pending:
+    sample: Sample
+    decode_ms: float
+    judges: list[Judge]  # those due at this sample
+    inferences: dict[str, Future[Inference]]  # one per model those judges need
+
+    def done(self) -> bool:
+        return all(f.done() for f in self.inferences.values())
 
 
 @dataclass
@@ -63,22 +100,28 @@ class CameraWorker:
         self,
         camera: Camera,
         cfg: Config,
-        detector: ObjectDetector | InferenceService,
+        models: Mapping[str, InferenceService] | ObjectDetector | InferenceService,
         db: Database,
         stop: threading.Event,
         health: HealthBoard | None = None,
         sink: EventSink | None = None,
     ):
         self.camera = camera
-        self.inference = detector if isinstance(detector, InferenceService) else InferenceService(detector)
-        self._pending: deque[tuple[Sample, float, Future[Inference]]] = deque()
+        if isinstance(models, ObjectDetector):
+            models = InferenceService(models)
+        self.models = {models.name: models} if isinstance(models, InferenceService) else dict(models)
+        self._pending: deque[_Pending] = deque()
         self.health = health or HealthBoard()
         self.sink = sink
         db.upsert_camera(camera.id, camera.name, camera.site.value, camera.url)
         self.judges = build_judges(camera, cfg)
         self.stats = CameraStats()
         self._decode_mark = 0.0
-        self.conf = min((j.params.confidence for j in self.judges), default=0.25)
+        missing = {j.model for j in self.judges} - set(self.models)
+        if missing:
+            raise ValueError(f"camera {camera.id}: no detector loaded for {', '.join(sorted(missing))}")
+        # Each judge sees samples at its own rate; the stream is sampled at the fastest of them.
+        self._last_judged: dict[int, float] = {}
         interval = min((j.params.sample_every_s for j in self.judges), default=1.0)
         self.health.register(camera.id, interval)
         self.feed = CameraFeed(
@@ -101,8 +144,6 @@ class CameraWorker:
             camera.id,
             camera.name,
             [ZoneShape(z.name, tuple(z.polygon)) for z in camera.zones],
-            self.inference.name,
-            self.inference.sha256,
             cfg.evidence.pre_s,
             cfg.evidence.post_s,
             on_fault=lambda what: self.health.count(camera.id, what),
@@ -152,42 +193,63 @@ class CameraWorker:
             self.health.set_state(self.camera.id, "reconnecting", item.reason)
         self._notify("camera.offline", {"camera": self.camera.id, "reason": item.reason})
 
+    def _due(self, sample: Sample) -> list[Judge]:
+        due = []
+        for judge in self.judges:
+            interval = judge.params.sample_every_s
+            last = self._last_judged.get(id(judge))
+            if last is None or sample.time_s >= last + interval - min(0.1 * interval, 0.1):
+                due.append(judge)
+        return due
+
     def _submit(self, sample: Sample) -> None:
+        judges = self._due(sample)
+        if not judges:
+            return
         if self.feed.live and len(self._pending) >= MAX_PENDING:
             self.health.count(self.camera.id, "dropped_sample")
             return
         if not self.feed.live:
             while len(self._pending) >= MAX_PENDING:  # a file can wait: back-pressure, no drops
-                self._judge(*self._pending.popleft())
+                self._judge(self._pending.popleft())
+        for judge in judges:
+            self._last_judged[id(judge)] = sample.time_s
         # Decoding since the previous sample is this sample's decode cost (a GOP's worth at most).
         decode_total = self.feed.times.wall_s["decode"]
         decode_ms, self._decode_mark = 1000 * (decode_total - self._decode_mark), decode_total
-        self._pending.append((sample, decode_ms, self.inference.submit(sample.frame, self.conf)))
+        inferences = {
+            model: self.models[model].submit(sample.frame, min(j.params.confidence for j in judges if j.model == model))
+            for model in {j.model for j in judges}
+        }
+        self._pending.append(_Pending(sample, decode_ms, judges, inferences))
         self.stats.samples += 1
         self.health.set_queue_depth(self.camera.id, len(self._pending))
 
     def _collect(self, block: bool) -> None:
-        while self._pending and (block or self._pending[0][2].done()):
-            self._judge(*self._pending.popleft())
+        while self._pending and (block or self._pending[0].done()):
+            self._judge(self._pending.popleft())
         self.health.set_queue_depth(self.camera.id, len(self._pending))
 
-    def _judge(self, sample: Sample, decode_ms: float, future: Future[Inference]) -> None:
+    def _judge(self, pending: _Pending) -> None:
         times = self.stats.times
-        inference = future.result()
-        times.add("inference", inference.wall_s, inference.cpu_s)
-        detections = inference.detections
-        events: list[EpisodeEvent] = []
+        results = {model: f.result() for model, f in pending.inferences.items()}
+        for r in results.values():
+            times.add("inference", r.wall_s, r.cpu_s)
+        events: list[tuple[EpisodeEvent, str]] = []
         with times.measure("judge"):
-            for judge in self.judges:
-                events.extend(judge.process(sample, detections))
+            for judge in pending.judges:
+                events.extend((e, judge.model) for e in judge.process(pending.sample, results[judge.model].detections))
         with times.measure("record"):
-            for event in events:
-                self._record(event)
-        h, w = sample.frame.shape[:2]
-        self.health.sample(self.camera.id, decode_ms=decode_ms, inference_ms=1000 * inference.wall_s, frame_size=f"{w}x{h}")
+            for event, model in events:
+                self._record(event, model)
+        h, w = pending.sample.frame.shape[:2]
+        inference_ms = 1000 * sum(r.wall_s for r in results.values())
+        self.health.sample(self.camera.id, decode_ms=pending.decode_ms, inference_ms=inference_ms, frame_size=f"{w}x{h}")
 
-    def _record(self, event: EpisodeEvent) -> None:
-        event_id = self.recorder.on_episode(event, self.feed.ring)
+    def _record(self, event: EpisodeEvent, model: str | None = None) -> None:
+        service = self.models.get(model or self._model_of(event))
+        provenance = (service.name, service.sha256) if service else ("", "")
+        event_id = self.recorder.on_episode(event, self.feed.ring, provenance)
         if isinstance(event, EpisodeStarted):
             self.stats.events += 1
             self.health.count(self.camera.id, "event", event.key.violation)
@@ -196,6 +258,9 @@ class CameraWorker:
         kind = "event.started" if isinstance(event, EpisodeStarted) else "event.ended" if isinstance(event, EpisodeEnded) else "event.updated"
         self._notify(kind, {"event_id": event_id})
 
+    def _model_of(self, event: EpisodeEvent) -> str:
+        return next((j.model for j in self.judges if j.violation == event.key.violation), "")
+
     def _notify(self, kind: str, info: dict) -> None:
         if self.sink is None:
             return
@@ -203,13 +268,3 @@ class CameraWorker:
             self.sink(kind, info)
         except Exception:  # a notification problem must never stop the patrol
             log.exception("camera %s: notification %s failed", self.camera.id, kind)
-
-
-def run_cameras(cfg: Config, detector: ObjectDetector, db: Database, stop: threading.Event) -> list[CameraWorker]:
-    """Run every enabled camera until its source ends or `stop` is set; returns the workers (for stats)."""
-    from epatrol.supervisor import Supervisor
-
-    sup = Supervisor(cfg, detector, db, stop=stop)
-    sup.start()
-    sup.wait()
-    return sup.finished_workers

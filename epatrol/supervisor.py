@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from epatrol.config import Camera, Config
 from epatrol.evidence.db import Database
 from epatrol.health import HealthBoard
-from epatrol.models.detector import ObjectDetector
+from epatrol.models.detector import ObjectDetector, load_detector
+from epatrol.models.manifest import ModelError
 from epatrol.models.service import InferenceService
-from epatrol.pipeline import CameraWorker, EventSink
+from epatrol.pipeline import CameraWorker, EventSink, build_judges
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class Supervisor:
     def __init__(
         self,
         cfg: Config,
-        detector: ObjectDetector,
+        detectors: ObjectDetector | Mapping[str, ObjectDetector],
         db: Database,
         *,
         stop: threading.Event | None = None,
@@ -44,7 +45,10 @@ class Supervisor:
         sink: EventSink | None = None,
     ) -> None:
         self.cfg = cfg
-        self.inference = InferenceService(detector)  # one session, shared by every camera
+        if isinstance(detectors, ObjectDetector):
+            detectors = {detectors.name: detectors}
+        # One session per model, shared by every camera that needs it.
+        self.models: dict[str, InferenceService] = {name: InferenceService(d) for name, d in detectors.items()}
         self.db = db
         self.stop_all = stop or threading.Event()
         self.health = health or HealthBoard()
@@ -80,8 +84,13 @@ class Supervisor:
         if not camera.enabled:
             log.info("camera %s is disabled", camera.id)
             return
+        try:
+            self._load_models(camera)
+        except ModelError as e:
+            log.error("camera %s not started: %s", camera.id, e)
+            return
         stop = threading.Event()
-        worker = CameraWorker(camera, self.cfg, self.inference, self.db, stop, self.health, self.sink)
+        worker = CameraWorker(camera, self.cfg, self.models, self.db, stop, self.health, self.sink)
         if not worker.judges:
             log.warning("camera %s has no zone watching an implemented violation: not started", camera.id)
             self.health.remove(camera.id)
@@ -90,6 +99,13 @@ class Supervisor:
         with self._lock:
             self._running[camera.id] = _Running(camera, worker, thread, stop)
         thread.start()
+
+    def _load_models(self, camera: Camera) -> None:
+        """A camera added by a reload may need a model nobody needed before."""
+        for judge in build_judges(camera, self.cfg):
+            if judge.model not in self.models:
+                m = self.cfg.models
+                self.models[judge.model] = InferenceService(load_detector(judge.model, m.dir, m.threads, m.device))
 
     def _guarded(self, worker: CameraWorker, stop: threading.Event) -> None:
         while True:
@@ -136,6 +152,10 @@ class Supervisor:
         log.info("reload: added %s, removed %s, restarted %s", added or "-", removed or "-", changed or "-")
         return {"added": added, "removed": removed, "restarted": changed}
 
+    def _close_models(self) -> None:
+        for service in self.models.values():
+            service.close()
+
     def running_ids(self) -> list[str]:
         with self._lock:
             return [cid for cid, r in self._running.items() if r.thread.is_alive()]
@@ -149,7 +169,7 @@ class Supervisor:
             with self._lock:
                 alive = any(r.thread.is_alive() for r in self._running.values())
             if not alive:
-                self.inference.close()
+                self._close_models()
                 if self.notifier is not None:
                     self.notifier.stop(timeout_s=5.0)
                 return
@@ -162,6 +182,16 @@ class Supervisor:
             running.stop.set()  # all at once, then join: clips close in parallel
         for cid in ids:
             self._stop_camera(cid, timeout_s, forget=False)
-        self.inference.close()
+        self._close_models()
         if self.notifier is not None:
             self.notifier.stop(timeout_s=5.0)  # deliver what the shutdown itself produced
+
+
+def run_cameras(
+    cfg: Config, detectors: ObjectDetector | Mapping[str, ObjectDetector], db: Database, stop: threading.Event
+) -> list[CameraWorker]:
+    """Run every enabled camera until its source ends or `stop` is set; returns the workers (for stats)."""
+    sup = Supervisor(cfg, detectors, db, stop=stop)
+    sup.start()
+    sup.wait()
+    return sup.finished_workers

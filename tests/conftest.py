@@ -14,7 +14,7 @@ import yaml
 
 from epatrol.config import parse_config
 from epatrol.evidence.db import Database
-from epatrol.pipeline import run_cameras
+from epatrol.supervisor import run_cameras
 from rtsp import build_footage
 
 REPO = Path(__file__).resolve().parents[1]

@@ -27,7 +27,8 @@ MIN_SEEN_FRACTION = 0.3
 class ParkedBikesJudge:
     violation = VIOLATION
 
-    def __init__(self, camera_id: str, zones: list[ZoneShape], params: ParkedBikes) -> None:
+    def __init__(self, camera_id: str, zones: list[ZoneShape], params: ParkedBikes, model: str = "yolov8n_int8") -> None:
+        self.model = model  # a COCO detector from the manifest
         self.params = params
         self.zones = zones
         self.classes = frozenset(params.classes)

@@ -43,8 +43,6 @@ class CameraRecorder:
         camera_id: str,
         camera_name: str,
         zones: list[ZoneShape],
-        model_name: str,
-        model_sha256: str,
         pre_s: float,
         post_s: float,
         on_fault: Callable[[str], None] = lambda what: None,
@@ -55,8 +53,6 @@ class CameraRecorder:
         self.camera_id = camera_id
         self.camera_name = camera_name
         self.zones = zones
-        self.model_name = model_name
-        self.model_sha256 = model_sha256
         self.pre_s = pre_s
         self.post_s = post_s
         self._event_ids: dict[EpisodeKey, int] = {}
@@ -79,10 +75,11 @@ class CameraRecorder:
             if packet.time_s >= clip.end_time_s:
                 self._finish(clip)
 
-    def on_episode(self, event: EpisodeEvent, ring: PacketRing) -> int | None:
-        """Record the episode event; returns the database id of the event it belongs to."""
+    def on_episode(self, event: EpisodeEvent, ring: PacketRing, model: tuple[str, str] = ("", "")) -> int | None:
+        """Record the episode event; returns the database id of the event it belongs to.
+        `model` (name, sha256) is the detector whose output decided it (model provenance)."""
         if isinstance(event, EpisodeStarted):
-            return self._start(event, ring)
+            return self._start(event, ring, model)
         if isinstance(event, EpisodeUpdated):
             event_id = self._event_ids.get(event.key)
             if event_id is not None:
@@ -113,7 +110,7 @@ class CameraRecorder:
             self._finish(clip)
         self._info = None
 
-    def _start(self, event: EpisodeStarted, ring: PacketRing) -> int | None:
+    def _start(self, event: EpisodeStarted, ring: PacketRing, model: tuple[str, str]) -> int | None:
         event_id = self._write(
             "open event",
             self.db.open_event,
@@ -122,8 +119,8 @@ class CameraRecorder:
             violation=event.key.violation,
             started_at=event.onset,
             alerted_at=event.alert,
-            model_name=self.model_name,
-            model_sha256=self.model_sha256,
+            model_name=model[0],
+            model_sha256=model[1],
             detections=event.detections.to_records(),
             details=event.details,
         )
