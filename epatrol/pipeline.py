@@ -165,6 +165,7 @@ class CameraWorker:
                 info = item.info
                 log.info("camera %s connected: %s %dx%d", cid, info.codec, info.width, info.height)
                 self.health.set_state(cid, "online")
+                self._last_judged.clear()  # media time starts again with each connection
                 self._notify("camera.online", {"camera": cid, "reason": f"{info.codec} {info.width}x{info.height}"})
                 self.recorder.on_connected(info)
             elif isinstance(item, Disconnected):
