@@ -84,7 +84,7 @@ def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _on_stop)
     signal.signal(signal.SIGHUP, _on_hup)
     if args.serve:
-        _serve_in_background(cfg, db, health, args.serve)
+        _serve_in_background(cfg, db, health, args.serve, reload=reload_requested.set)
     sup.start()
     sup.wait(tick=_tick)
     _save_status(db, health)
@@ -109,13 +109,13 @@ def _save_status(db, health) -> None:
         log.exception("camera status not saved")
 
 
-def _serve_in_background(cfg: Config, db, health, address: str) -> None:
+def _serve_in_background(cfg: Config, db, health, address: str, reload) -> None:
     import uvicorn
 
     from epatrol.api.app import create_app
 
     host, _, port = address.rpartition(":")
-    server = uvicorn.Server(uvicorn.Config(create_app(cfg, db, health=health), host=host or "127.0.0.1", port=int(port), log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(cfg, db, health=health, reload=reload), host=host or "127.0.0.1", port=int(port), log_level="warning"))
     server.install_signal_handlers = lambda: None  # the patrol owns SIGINT/SIGTERM/SIGHUP
     threading.Thread(target=server.run, name="api", daemon=True).start()
 

@@ -11,7 +11,13 @@ import httpx
 import pytest
 import yaml
 
+from fastapi.testclient import TestClient
+
 from conftest import BIKE_ZONE, camera_entry, make_config
+from epatrol.api.app import create_app
+from epatrol.config import parse_config
+from epatrol.evidence.db import Database
+from epatrol.evidence.users import create_user
 from rtsp import RtspServer, free_port, rtsp_unavailable_reason
 from waiting import wait_for
 
@@ -22,11 +28,23 @@ def _health(port: int) -> dict:
     return {c["camera_id"]: c for c in httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json().get("health", [])}
 
 
-def test_sighup_adds_and_removes_cameras_without_touching_the_rest(footage, tmp_path):
+def test_reload_over_the_api_needs_a_running_patrol(tmp_path):
+    cfg = parse_config(make_config(tmp_path / "data", [camera_entry("cam-a", tmp_path / "a.mp4", BIKE_ZONE)]))
+    db = Database(cfg.database_url)
+    create_user(db, "ops-admin", "reload-pass-1", "admin")
+    client = TestClient(create_app(cfg, db))  # `epatrol serve`: no cameras in this process
+    token = client.post("/api/auth/login", json={"username": "ops-admin", "password": "reload-pass-1"}).json()["token"]
+    refused = client.post("/api/system/reload", headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 409 and "epatrol run --serve" in refused.json()["detail"]
+
+
+def test_sighup_and_api_reload_add_and_remove_cameras_without_touching_the_rest(footage, tmp_path):
     with RtspServer({"/a": footage["parked_bike.mp4"], "/b": footage["campus_walkers.mp4"]}) as server:
         raw = make_config(tmp_path / "data", [camera_entry("cam-a", server.url("/a"), BIKE_ZONE)])
         config = tmp_path / "epatrol.yaml"
         config.write_text(yaml.safe_dump(raw, allow_unicode=True))
+        with Database(parse_config(raw).database_url) as db:
+            create_user(db, "ops-admin", "reload-pass-1", "admin")
         port = free_port()
         log = tmp_path / "run.log"
         proc = subprocess.Popen(
@@ -48,9 +66,13 @@ def test_sighup_adds_and_removes_cameras_without_touching_the_rest(footage, tmp_
             wait_for(lambda: "reload refused" in log.read_text(), 30, "the bad edit to be refused")
             assert set(_health(port)) == {"cam-a", "cam-b"}
 
-            raw["cameras"] = raw["cameras"][1:]  # remove cam-a
+            raw["cameras"] = raw["cameras"][1:]  # remove cam-a, this time through the API
             config.write_text(yaml.safe_dump(raw, allow_unicode=True))
-            proc.send_signal(signal.SIGHUP)
+            base = f"http://127.0.0.1:{port}"
+            assert httpx.post(f"{base}/api/system/reload").status_code == 401
+            token = httpx.post(f"{base}/api/auth/login", json={"username": "ops-admin", "password": "reload-pass-1"}).json()["token"]
+            asked = httpx.post(f"{base}/api/system/reload", headers={"Authorization": f"Bearer {token}"})
+            assert asked.status_code == 202, asked.text
             wait_for(lambda: set(_health(port)) == {"cam-b"}, 60, "cam-a removed")
             b = _health(port)["cam-b"]
             samples = b["samples"]

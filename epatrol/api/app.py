@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from epatrol import __version__
-from epatrol.api import routes_audit, routes_auth, routes_cameras, routes_cases, routes_events, routes_users
+from epatrol.api import routes_audit, routes_auth, routes_cameras, routes_cases, routes_events, routes_system, routes_users
 from epatrol.api.auth import ApiContext
 from epatrol.config import Config, ConfigError
 from epatrol.evidence.db import Database
@@ -55,18 +55,19 @@ def _validation_detail(errors: list[dict[str, Any]]) -> str:
     return "; ".join(parts) + more
 
 
-def create_app(cfg: Config, db: Database | None = None, *, health: Any = None) -> FastAPI:
-    """``health``: the HealthBoard of cameras running in this process, if any."""
+def create_app(cfg: Config, db: Database | None = None, *, health: Any = None, reload: Any = None) -> FastAPI:
+    """``health``: the HealthBoard of cameras running in this process, if any; ``reload``: a
+    callable asking that patrol to re-read its configuration."""
     db = db or Database(cfg.database_url)
     try:
         key = load_private_key(cfg.review.signing_key) if cfg.review.signing_key else None
     except SigningKeyError as e:
         raise ConfigError(f"review.signing_key: {e}") from None
-    ctx = ApiContext(cfg, db, cfg.storage.root, local_zone(cfg.review.timezone), key, health)
+    ctx = ApiContext(cfg, db, cfg.storage.root, local_zone(cfg.review.timezone), key, health, reload)
 
     app = FastAPI(title="epatrol", version=__version__, description=DESCRIPTION)
     app.state.epatrol = ctx
-    for module in (routes_auth, routes_events, routes_cases, routes_cameras, routes_users, routes_audit):
+    for module in (routes_auth, routes_events, routes_cases, routes_cameras, routes_users, routes_audit, routes_system):
         app.include_router(module.router)
 
     @app.exception_handler(EvidenceError)

@@ -6,6 +6,8 @@ token gets 401; a signed-in user whose role is too low gets 403.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
@@ -38,6 +40,7 @@ class ApiContext:
     zone: tzinfo | None  # None: the box's zone
     signing_key: Ed25519PrivateKey | None
     health: Any = None  # epatrol.health.HealthBoard when the API runs beside the cameras
+    reload: Callable[[], None] | None = None  # asks the running patrol to re-read its config
 
 
 def context(request: Request) -> ApiContext:

@@ -20,7 +20,7 @@ ACTIONS = (
     "login", "login.failed", "logout",
     "clip.view", "clip.download", "snapshot.view", "snapshot.download",
     "review.decide", "case.create", "case.add_event", "case.note", "case.close", "case.export",
-    "user.create", "user.update",
+    "user.create", "user.update", "system.reload",
 )
 
 
