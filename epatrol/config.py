@@ -82,8 +82,42 @@ class ParkedBikes(_Section):
     end_after_s: float = Field(60.0, gt=0, description="Zone seen without enough parked bikes this long ends the episode.")
 
 
+class OpenBurning(_Section):
+    """Open burning (露天焚烧): the fire_smoke model's boxes, confirmed over time by physical cues.
+
+    Defaults come from measurements on real footage (see epatrol/detectors/open_burning.py)."""
+
+    confidence: float = Field(0.3, gt=0, lt=1, description="Detector score a fire or smoke box needs to be a candidate.")
+    sample_every_s: float = Field(0.5, gt=0, description="Seconds between analysed frames (fire is fast: sampled faster than the slow violations).")
+    persist_window_s: float = Field(3.0, gt=0, description="Wall-clock window in which a candidate region must keep being detected.")
+    persist_min_hits: int = Field(4, ge=2, description="Samples in the window that must detect the region.")
+    min_flicker: float = Field(6.0, ge=0, description="Median change of the region's content between its samples (grey levels 0..255): flames change, a photo, lamp or sign does not.")
+    min_shape_change: float = Field(0.1, ge=0, description="Median |ln(area ratio)| of the region's box between its samples: flames change shape, a rigid object keeps its size.")
+    smoke_alone: bool = Field(False, description="Also alert on smoke with no confirmed flame (fog, steam and foggers look the same to the cues: off by default).")
+    smoke_window_s: float = Field(6.0, gt=0, description="smoke_alone: window in which a smoke region must persist, grow or rise.")
+    smoke_min_hits: int = Field(8, ge=2, description="smoke_alone: samples in smoke_window_s that must detect the smoke region.")
+    min_smoke_growth: float = Field(0.3, ge=0, description="smoke_alone: relative growth of the smoke box's area over the window (0.3 = +30%), or ...")
+    min_smoke_rise: float = Field(0.2, ge=0, description="smoke_alone: ... rise of its top edge over the window, in box heights.")
+    end_after_s: float = Field(60.0, gt=0, description="No confirmed fire in the zone this long ends the episode.")
+
+    @model_validator(mode="after")
+    def _hits_fit_the_window(self) -> "OpenBurning":
+        checks = [(self.persist_min_hits, self.persist_window_s, "persist")]
+        if self.smoke_alone:
+            checks.append((self.smoke_min_hits, self.smoke_window_s, "smoke"))
+        for hits, window, name in checks:
+            possible = int(window / self.sample_every_s + 1e-9) + 1
+            if hits > possible:
+                raise ValueError(
+                    f"{name}_min_hits={hits} can never be reached: {window} s at one sample every "
+                    f"{self.sample_every_s} s holds at most {possible} samples"
+                )
+        return self
+
+
 class Violations(_Section):
     parked_bikes: ParkedBikes = Field(default_factory=ParkedBikes)
+    open_burning: OpenBurning = Field(default_factory=OpenBurning)
 
 
 class Storage(_Section):

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from epatrol.config import Camera, Config, Violation
 from epatrol.detectors.episodes import EpisodeEnded, EpisodeEvent, EpisodeStarted
+from epatrol.detectors.open_burning import OpenBurningJudge
 from epatrol.detectors.parked_bikes import ParkedBikesJudge
 from epatrol.detectors.zones import ZoneShape
 from epatrol.evidence.db import Database
@@ -31,7 +32,7 @@ from epatrol.timing import StageTimes
 
 log = logging.getLogger(__name__)
 
-IMPLEMENTED = {Violation.parked_bikes}
+IMPLEMENTED = {Violation.parked_bikes, Violation.open_burning}
 
 # (kind, info): "event.started" | "event.updated" | "event.ended" with {"event_id"},
 # "camera.online" | "camera.offline" with {"camera", "reason"}. Must not block (see notify/).
@@ -68,6 +69,8 @@ def build_judges(camera: Camera, cfg: Config) -> list[Judge]:
     judges: list[Judge] = []
     if bikes := zones(Violation.parked_bikes):
         judges.append(ParkedBikesJudge(camera.id, bikes, cfg.violations.parked_bikes, model=cfg.models.detector))
+    if fire := zones(Violation.open_burning):
+        judges.append(OpenBurningJudge(camera.id, fire, cfg.violations.open_burning))
     return judges
 
 

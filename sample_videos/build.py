@@ -54,6 +54,7 @@ BIKE_DURATION_S = 60.0
 BIKE_NOISE_SIGMA = 2.0
 
 PARKED_BIKE = "parked_bike.mp4"
+OPEN_BURNING = "open_burning.mp4"
 CAMPUS_WALKERS = "campus_walkers.mp4"
 
 
@@ -245,6 +246,20 @@ def campus_walkers_frames(shared_dir: Path | str, fps: int = FPS) -> Iterator[np
         yield src[min(len(src) - 1, int(n * src_fps / fps))]
 
 
+def resampled_frames(shared_dir: Path | str, name: str, fps: int = FPS) -> Iterator[np.ndarray]:
+    """A shared video at ``fps`` (frames repeated or skipped by their timestamps: real-time speed kept)."""
+    with av.open(str(media_file(shared_dir, name))) as container:
+        stream = container.streams.video[0]
+        frames = [(float(f.time or 0.0), f.to_ndarray(format="bgr24")) for f in container.decode(stream)]
+    start = frames[0][0]
+    times = [t - start for t, _ in frames]
+    k = 0
+    for n in range(math.floor((times[-1] + 1e-6) * fps) + 1):
+        while k + 1 < len(times) and times[k + 1] <= n / fps + 1e-6:
+            k += 1
+        yield frames[k][1]
+
+
 def _build(out_dir: Path | str, name: str, source: str, shared_dir: Path | str, frames: Callable[[], Iterable[np.ndarray]], force: bool) -> Path:
     path = Path(out_dir) / name
     if path.exists() and not force:
@@ -263,9 +278,16 @@ def build_campus_walkers(out_dir: Path | str, shared_dir: Path | str = DEFAULT_S
     return _build(out_dir, CAMPUS_WALKERS, "vtest.avi", shared_dir, lambda: campus_walkers_frames(shared_dir), force)
 
 
+def build_open_burning(out_dir: Path | str, shared_dir: Path | str = DEFAULT_SHARED, force: bool = False) -> Path:
+    """``<out_dir>/open_burning.mp4``: the aerial scrub fire (16.5 s, 640x360) at 25 fps, 2 s GOP."""
+    source = "aerial_vegetation_fire_smoke.mp4"
+    return _build(out_dir, OPEN_BURNING, source, shared_dir, lambda: resampled_frames(shared_dir, source), force)
+
+
 BUILDERS: dict[str, Callable[..., Path]] = {
     PARKED_BIKE: build_parked_bike,
     CAMPUS_WALKERS: build_campus_walkers,
+    OPEN_BURNING: build_open_burning,
 }
 
 

@@ -39,10 +39,15 @@ def crop(frame: np.ndarray, box: np.ndarray) -> np.ndarray:
     return frame[y1:y2, x1:x2]
 
 
-def thumbnail(frame: np.ndarray, box: np.ndarray, side: int = THUMB) -> np.ndarray:
+def look(frame: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, float]:
+    """Both cues' inputs from one shrink of the box: (grey thumbnail, flame colour fraction)."""
+    small = _shrink(crop(frame, box), COLOUR_SIDE)
+    return _thumb(small), _flame_fraction(small)
+
+
+def thumbnail(frame: np.ndarray, box: np.ndarray) -> np.ndarray:
     """Grey THUMB x THUMB float32 picture of the box's content."""
-    grey = cv2.cvtColor(_shrink(crop(frame, box), side * 2), cv2.COLOR_BGR2GRAY)
-    return cv2.resize(grey, (side, side), interpolation=cv2.INTER_AREA).astype(np.float32)
+    return _thumb(_shrink(crop(frame, box), COLOUR_SIDE))
 
 
 def appearance_change(before: np.ndarray, after: np.ndarray) -> float:
@@ -52,14 +57,29 @@ def appearance_change(before: np.ndarray, after: np.ndarray) -> float:
 
 def flame_colour_fraction(frame: np.ndarray, box: np.ndarray) -> float:
     """Share of the box's pixels that are bright, saturated red to yellow."""
-    hsv = cv2.cvtColor(_shrink(crop(frame, box), COLOUR_SIDE), cv2.COLOR_BGR2HSV)
+    return _flame_fraction(_shrink(crop(frame, box), COLOUR_SIDE))
+
+
+def _thumb(small_bgr: np.ndarray) -> np.ndarray:
+    grey = cv2.cvtColor(small_bgr, cv2.COLOR_BGR2GRAY)
+    return cv2.resize(grey, (THUMB, THUMB), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def _flame_fraction(small_bgr: np.ndarray) -> float:
+    hsv = cv2.cvtColor(small_bgr, cv2.COLOR_BGR2HSV)
     h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
     flame = ((h <= FLAME_HUE_MAX) | (h >= FLAME_HUE_WRAP)) & (s >= FLAME_SAT_MIN) & (v >= FLAME_VAL_MIN)
     return float(np.count_nonzero(flame)) / flame.size
 
 
 def _shrink(image: np.ndarray, side: int) -> np.ndarray:
+    """At most `side` pixels a side. A big crop is first decimated to about 2x the target (so a
+    full-HD box costs what a small one does), then area-averaged (which removes sensor noise)."""
     h, w = image.shape[:2]
+    step = max(h, w) // (side * 2)
+    if step > 1:
+        image = image[::step, ::step]
+        h, w = image.shape[:2]
     scale = side / max(h, w)
     if scale >= 1:
         return image
