@@ -3,8 +3,9 @@ pipeline, 1 sample/s) both ways and reports wall time, CPU and resident memory.
 
     .venv/bin/python benchmarks/concurrency.py --cameras 4 --out concurrency.json
 
-(a) one `epatrol run` with K cameras (threads, one shared onnxruntime session);
-(b) K `epatrol run` processes with one camera each, side by side."""
+(a) one `epatrol run` with K cameras (threads, one shared onnxruntime session), one inference at
+    a time on all cores; (b) the same with one single-threaded inference per core at a time;
+(c) K `epatrol run` processes with one camera each, side by side."""
 
 from __future__ import annotations
 
@@ -27,11 +28,11 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _config(path: Path, storage: Path, video: Path, ids: list[str], shared: Path, threads: int) -> Path:
+def _config(path: Path, storage: Path, video: Path, ids: list[str], shared: Path, threads: int, workers: int = 1) -> Path:
     zone = {"name": "road", "polygon": [[0, 0.35], [1, 0.35], [1, 1], [0, 1]], "violations": ["parked_bikes"]}
     cfg = {
         "storage": {"root": str(storage)},
-        "models": {"dir": str(shared / "models"), "threads": threads},
+        "models": {"dir": str(shared / "models"), "threads": threads, "workers": workers},
         "cameras": [{"id": i, "name": i, "url": str(video), "zones": [zone]} for i in ids],
         "violations": {"parked_bikes": {"sample_every_s": 1.0}},
     }
@@ -71,10 +72,17 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="epatrol-conc-"))
     video = build_all(work / "footage", args.shared)["campus_walkers.mp4"]
     ids = [f"cam-{i}" for i in range(args.cameras)]
-    threads = _run([_config(work / "threads.yaml", work / "t", video, ids, args.shared, threads=2)])
-    per_proc_threads = max(1, 2 // args.cameras)
-    procs = _run([_config(work / f"proc-{i}.yaml", work / f"p{i}", video, [i], args.shared, per_proc_threads) for i in ids])
-    report = {"cameras": args.cameras, "cpu_count": os.cpu_count(), "threads": threads, "processes": procs}
+    cores = os.cpu_count() or 1
+    report = {
+        "cameras": args.cameras,
+        "cpu_count": cores,
+        # one session, one inference at a time using every core (intra-op parallelism)
+        "threads_intra_op": _run([_config(work / "t1.yaml", work / "t1", video, ids, args.shared, threads=cores)]),
+        # one session, one inference per core at a time (inter-request parallelism)
+        "threads_per_core": _run([_config(work / "t2.yaml", work / "t2", video, ids, args.shared, threads=1, workers=cores)]),
+        # one process per camera, one thread each
+        "processes": _run([_config(work / f"p{i}.yaml", work / f"p{i}", video, [i], args.shared, threads=1) for i in ids]),
+    }
     args.out.write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
     return 0

@@ -128,7 +128,10 @@ class Storage(_Section):
 class Models(_Section):
     dir: Path | None = Field(None, description="Folder with the ONNX weights (EPATROL_MODELS overrides).")
     detector: str = Field("yolov8n_int8", description="COCO detector from the model manifest.")
-    threads: int | None = Field(None, ge=1, le=64, description="onnxruntime intra-op threads (default: all cores).")
+    # Measured (benchmarks/concurrency.py): on 2 cores, one single-threaded inference per core
+    # sustains 1.9x the samples/s of one inference at a time on both cores.
+    threads: int | None = Field(1, ge=1, le=64, description="onnxruntime intra-op threads per inference (None: all cores).")
+    workers: int | None = Field(None, ge=1, le=64, description="Inferences run at once on each model's shared session (None: one per core).")
     device: str = Field("auto", pattern="^(auto|cpu|cuda)$")
 
 

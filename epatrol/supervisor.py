@@ -8,6 +8,7 @@ others with it."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -48,7 +49,9 @@ class Supervisor:
         if isinstance(detectors, ObjectDetector):
             detectors = {detectors.name: detectors}
         # One session per model, shared by every camera that needs it.
-        self.models: dict[str, InferenceService] = {name: InferenceService(d) for name, d in detectors.items()}
+        workers = cfg.models.workers or os.cpu_count() or 1
+        self._workers = workers
+        self.models: dict[str, InferenceService] = {name: InferenceService(d, workers) for name, d in detectors.items()}
         self.db = db
         self.stop_all = stop or threading.Event()
         self.health = health or HealthBoard()
@@ -105,7 +108,7 @@ class Supervisor:
         for judge in build_judges(camera, self.cfg):
             if judge.model not in self.models:
                 m = self.cfg.models
-                self.models[judge.model] = InferenceService(load_detector(judge.model, m.dir, m.threads, m.device))
+                self.models[judge.model] = InferenceService(load_detector(judge.model, m.dir, m.threads, m.device), self._workers)
 
     def _guarded(self, worker: CameraWorker, stop: threading.Event) -> None:
         while True:
