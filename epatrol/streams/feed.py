@@ -16,7 +16,7 @@ from epatrol.streams.packets import EncodedPacket, Sample, StreamInfo
 from epatrol.streams.ring import PacketRing
 from epatrol.streams.sampler import FrameSampler
 from epatrol.timing import StageTimes
-from epatrol.streams.source import CameraConnection, SourceError, SourceOptions, redact
+from epatrol.streams.source import CameraConnection, SourceError, SourceOptions
 
 log = logging.getLogger(__name__)
 
@@ -154,9 +154,6 @@ class CameraFeed:
                             is_keyframe=enc.is_keyframe and frame_time_s == enc.time_s,
                         )
             yield PacketIn(enc, sample)
-
-    def describe(self) -> str:
-        return f"{self.camera_id} ({redact(self.url)})"
 
 
 def _now() -> datetime:

@@ -25,10 +25,6 @@ class FrameSampler:
         self._last_key_s: float | None = None
         self._decoding = False
 
-    @property
-    def gop_s(self) -> float | None:
-        return self._gop_s
-
     def _next_key_close_enough(self) -> bool:
         if self._gop_s is None or self._last_key_s is None or self._due_s is None:
             return False

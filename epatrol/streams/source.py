@@ -139,9 +139,5 @@ class CameraConnection:
             time_s = float((pts - (self._first_pts or 0)) * tb) + self._offset_s
             yield frame.to_ndarray(format="bgr24"), time_s
 
-    @property
-    def end_time_s(self) -> float:
-        return self._offset_s
-
     def close(self) -> None:
         self._container.close()
