@@ -35,6 +35,16 @@ def footage(tmp_path_factory, shared_dir) -> dict[str, Path]:
     return build_footage(tmp_path_factory, shared_dir=shared_dir)
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """One real PostgreSQL server for the session; each test makes its own database on it."""
+    from pg import PostgresServer
+
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def tmpfs(tmp_path):
     """A factory for real size-limited filesystems (tmpfs; needs root, else the test skips)."""

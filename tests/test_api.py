@@ -9,6 +9,7 @@ import zipfile
 import pytest
 from fastapi.testclient import TestClient
 
+from api_client import sign_in
 from epatrol.api.app import create_app
 from epatrol.api.auth import SESSION_COOKIE
 from epatrol.evidence import users
@@ -28,12 +29,7 @@ def app(patrol):
 
 def _login(app, username: str) -> TestClient:
     """A client signed in by bearer token (its cookie jar is cleared, so only the header counts)."""
-    c = TestClient(app)
-    r = c.post("/api/auth/login", json={"username": username, "password": PASSWORDS[username]})
-    assert r.status_code == 200, r.text
-    c.cookies.clear()
-    c.headers["Authorization"] = f"Bearer {r.json()['token']}"
-    return c
+    return sign_in(TestClient(app), username, PASSWORDS[username])
 
 
 @pytest.fixture(scope="module")

@@ -13,18 +13,11 @@ from sqlalchemy import text
 from epatrol.evidence import audit, cases, review, users
 from epatrol.evidence.db import Database
 from epatrol.evidence.verify import verify_ledger
-from pg import PostgresServer, pg_unavailable_reason
+from pg import pg_unavailable_reason
 
 pytestmark = pytest.mark.skipif(pg_unavailable_reason() is not None, reason=str(pg_unavailable_reason()))
 
 T0 = datetime(2026, 5, 1, 8, 0, 0, 123456, tzinfo=timezone(timedelta(hours=8)))
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    server = PostgresServer().start()
-    yield server
-    server.stop()
 
 
 def test_concurrent_appends_from_two_engines_form_one_chain(postgres):

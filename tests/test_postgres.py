@@ -8,18 +8,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from epatrol.evidence.db import Database
-from pg import PostgresServer, pg_unavailable_reason
+from pg import pg_unavailable_reason
 
 pytestmark = pytest.mark.skipif(pg_unavailable_reason() is not None, reason=str(pg_unavailable_reason()))
 
 T0 = datetime(2026, 5, 1, 8, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    server = PostgresServer().start()
-    yield server
-    server.stop()
 
 
 def test_events_and_files_round_trip(postgres):

@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api_client import sign_in
 from epatrol.api.app import create_app
 from epatrol.evidence import users
 from epatrol.evidence.errors import Conflict
@@ -76,12 +77,7 @@ def browser():
 
 
 def _api(site: str, username: str) -> httpx.Client:
-    c = httpx.Client(base_url=site, timeout=30)
-    r = c.post("/api/auth/login", json={"username": username, "password": PASSWORDS[username]})
-    assert r.status_code == 200, r.text
-    c.cookies.clear()
-    c.headers["Authorization"] = f"Bearer {r.json()['token']}"
-    return c
+    return sign_in(httpx.Client(base_url=site, timeout=30), username, PASSWORDS[username])
 
 
 @pytest.fixture(scope="module")
