@@ -31,6 +31,7 @@ def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
     from epatrol.models.detector import load_detector
     from epatrol.pipeline import required_models
     from epatrol.supervisor import Supervisor
+    from epatrol.uplink.service import start_uplink
 
     # Every model the cameras need, checked and loaded before any camera starts.
     detectors = {name: load_detector(name, cfg.models.dir, cfg.models.threads, cfg.models.device) for name in sorted(required_models(cfg))}
@@ -45,6 +46,7 @@ def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
     recover(db, cfg.storage.root)
     health = HealthBoard()
     sup = Supervisor(cfg, detectors, db, health=health)
+    uplink = start_uplink(cfg, db, sup)  # None without an `uplink` section
     reload_requested = threading.Event()
 
     def _on_stop(signum, _frame):
@@ -87,6 +89,8 @@ def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
         _serve_in_background(cfg, db, health, args.serve, reload=reload_requested.set)
     sup.start()
     sup.wait(tick=_tick)
+    if uplink is not None:
+        uplink.stop()
     _save_status(db, health)
     lock.close()
     for w in sup.finished_workers:
@@ -225,9 +229,15 @@ def build_parser() -> argparse.ArgumentParser:
     check = config_sub.add_parser("check", help="validate a configuration file")
     check.add_argument("file", type=Path)
     config_sub.add_parser("schema", help="print the configuration's JSON Schema")
-    from epatrol.cli_review import add_parsers
+    from epatrol import cli_bench, cli_centre, cli_eval, cli_review, cli_train
+    from epatrol.centre import cli_users as centre_cli_users
 
-    add_parsers(sub, with_config)  # user add, verify-export
+    cli_review.add_parsers(sub, with_config)  # user add, verify-export
+    cli_eval.add_parsers(sub)  # eval
+    cli_train.add_parsers(sub)  # train-bins (no config)
+    cli_centre.add_parsers(sub)  # centre (its own centre.yaml)
+    centre_cli_users.add_parsers(sub)  # centre-user
+    cli_bench.add_parsers(sub)  # bench (from a source checkout)
     return parser
 
 
@@ -247,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "demo":
             return cmd_demo(args)
+        if getattr(args, "standalone", None) is not None:  # commands without -c: eval, train-bins
+            return args.standalone(args)
         from epatrol import cli_review
 
         if args.command == "verify-export":

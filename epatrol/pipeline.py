@@ -7,32 +7,43 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Protocol
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from epatrol.config import Camera, Config, Violation
-from epatrol.detectors.episodes import EpisodeEnded, EpisodeEvent, EpisodeStarted
+from epatrol.detectors.crops import NormRect, to_pixels, zones_crop
+from epatrol.detectors.episodes import Episode, EpisodeEnded, EpisodeEvent, EpisodeStarted
 from epatrol.detectors.open_burning import OpenBurningJudge
+from epatrol.detectors.overflowing_bins import OverflowingBinsJudge
 from epatrol.detectors.parked_bikes import ParkedBikesJudge
+from epatrol.detectors.schedule import zone_schedule
+from epatrol.detectors.street_vending import StreetVendingJudge
+from epatrol.detectors.suppression import dismissed_from_records
 from epatrol.detectors.zones import ZoneShape
 from epatrol.evidence.db import Database
+from epatrol.evidence import review
 from epatrol.evidence.recorder import CameraRecorder
 from epatrol.health import HealthBoard
 from epatrol.models.detections import Detections
 from epatrol.models.detector import ObjectDetector
+from epatrol.models.manifest import resolve_models_dir
 from epatrol.models.service import Inference, InferenceService
 from epatrol.streams.feed import Backoff, CameraFeed, ConnectFailed, Connected, Disconnected, PacketIn
+from epatrol.streams.motion import MotionGate
 from epatrol.streams.packets import Sample
 from epatrol.streams.source import SourceOptions
 from epatrol.timing import StageTimes
 
 log = logging.getLogger(__name__)
 
-IMPLEMENTED = {Violation.parked_bikes, Violation.open_burning}
+IMPLEMENTED = {Violation.parked_bikes, Violation.open_burning, Violation.overflowing_bins, Violation.street_vending}
 
 # (kind, info): "event.started" | "event.updated" | "event.ended" with {"event_id"},
 # "camera.online" | "camera.offline" with {"camera", "reason"}. Must not block (see notify/).
@@ -41,6 +52,8 @@ EventSink = Callable[[str, dict], None]
 # Samples of one live camera allowed to wait for inference; beyond this the newest is dropped
 # (counted), because falling behind a live stream only grows the lag. Files wait instead.
 MAX_PENDING = 2
+# How often a worker checks for new review decisions (dismissals feed the judges' suppressions).
+SUPPRESSION_POLL_S = 5.0
 # Extra pre-roll kept so a clip can still reach back `pre_s` before a sample that waited.
 PENDING_MARGIN_S = 5.0
 
@@ -50,7 +63,11 @@ class Judge(Protocol):
 
     violation: str
     model: str  # manifest name of the detector whose output it judges
-    params: Any  # its config section: .sample_every_s, .confidence
+    params: Any  # its config section: .sample_every_s, .confidence, .cooldown_s
+    # One per zone; build_judges sets the shared rules on them (schedule, cooldown). Optional:
+    # `suppressions` (detectors/suppression.py), refreshed from officers' dismissals, and
+    # `suspend(utc, reason)` (like close, for a camera that will reconnect: see episodes.py).
+    episodes: dict[str, Episode]
 
     def process(self, sample: Sample, detections: Detections) -> list[EpisodeEvent]: ...
 
@@ -69,9 +86,28 @@ def build_judges(camera: Camera, cfg: Config) -> list[Judge]:
     judges: list[Judge] = []
     if bikes := zones(Violation.parked_bikes):
         judges.append(ParkedBikesJudge(camera.id, bikes, cfg.violations.parked_bikes, model=cfg.models.detector))
+    if vending := zones(Violation.street_vending):
+        judges.append(StreetVendingJudge(camera.id, vending, cfg.violations.street_vending, model=cfg.models.detector))
     if fire := zones(Violation.open_burning):
         judges.append(OpenBurningJudge(camera.id, fire, cfg.violations.open_burning))
+    if bins := zones(Violation.overflowing_bins):
+        judges.append(OverflowingBinsJudge(camera.id, bins, cfg.violations.overflowing_bins, model=cfg.models.detector, models_dir=resolve_models_dir(cfg.models.dir)))
+    for judge in judges:
+        _apply_rules(judge, camera, cfg)
     return judges
+
+
+def _apply_rules(judge: Judge, camera: Camera, cfg: Config) -> None:
+    """The rules every judge shares, set on its episodes: the zone's schedule (its own, else the
+    site's default for the violation) and the violation's cooldown."""
+    for zone, episode in judge.episodes.items():
+        episode.schedule = zone_schedule(camera, zone, judge.violation, cfg.sites, cfg.review.timezone)
+        episode.cooldown_s = getattr(judge.params, "cooldown_s", episode.cooldown_s)
+
+
+def _on_duty(judge: Judge, utc: datetime) -> bool:
+    """A judge none of whose zones is in its active window (and none open) needs no inference."""
+    return any(e.is_open or e.active(utc) for e in judge.episodes.values())
 
 
 def required_models(cfg: Config) -> set[str]:
@@ -85,6 +121,7 @@ class _Pending:
     decode_ms: float
     judges: list[Judge]  # those due at this sample
     inferences: dict[str, Future[Inference]]  # one per model those judges need
+    reused: frozenset[str] = frozenset()  # models whose detections are the last inferred ones (motion gate)
 
     def done(self) -> bool:
         return all(f.done() for f in self.inferences.values())
@@ -96,6 +133,9 @@ class CameraStats:
     packets: int = 0
     events: int = 0
     times: StageTimes = field(default_factory=StageTimes)
+    judged: int = 0
+    gated: int = 0  # model runs the motion gate skipped (detections reused)
+    lags_s: deque[float] = field(default_factory=lambda: deque(maxlen=4096))  # ingest -> judged, latest samples
 
 
 class CameraWorker:
@@ -117,6 +157,9 @@ class CameraWorker:
         self.health = health or HealthBoard()
         self.sink = sink
         db.upsert_camera(camera.id, camera.name, camera.site.value, camera.url)
+        self._db = db
+        self._review_seen = -1  # newest review decision whose dismissals the judges know
+        self._suppressions_due = 0.0  # monotonic time of the next check
         self.judges = build_judges(camera, cfg)
         self.stats = CameraStats()
         self._decode_mark = 0.0
@@ -125,6 +168,18 @@ class CameraWorker:
             raise ValueError(f"camera {camera.id}: no detector loaded for {', '.join(sorted(missing))}")
         # Each judge sees samples at its own rate; the stream is sampled at the fastest of them.
         self._last_judged: dict[int, float] = {}
+        # Fast path, per model: the crop its judges' zones allow, a motion gate over that crop,
+        # and the inference the gate compares with (its detections are reused while unchanged).
+        fp = cfg.fast_path
+        self._crops: dict[str, NormRect | None] = {
+            m: zones_crop(
+                [ZoneShape(z.name, tuple(z.polygon)) for z in camera.zones for j in self.judges if j.model == m and j.violation in z.violations],
+                fp.crop_margin, fp.crop_max_area,
+            ) if fp.zone_crops else None
+            for m in {j.model for j in self.judges}
+        }  # fmt: skip
+        self._gates = {m: MotionGate(fp.motion_threshold, fp.motion_min_changed, fp.refresh_s) for m in self._crops} if fp.motion_gate else {}
+        self._reference: dict[str, Future[Inference]] = {}
         interval = min((j.params.sample_every_s for j in self.judges), default=1.0)
         self.health.register(camera.id, interval)
         self.feed = CameraFeed(
@@ -188,7 +243,9 @@ class CameraWorker:
             reason = f"camera disconnected: {item.reason}"
         # Open episodes end with the clip they have, saying why; the container closes after this.
         for judge in self.judges:
-            for event in judge.close(item.utc, reason):
+            # A camera that will reconnect suspends its episodes: the same violation seen again resumes its event.
+            end = judge.close if item.final else getattr(judge, "suspend", judge.close)
+            for event in end(item.utc, reason):
                 self._record(event)
         self.recorder.on_disconnected()
         if item.final:
@@ -200,6 +257,8 @@ class CameraWorker:
     def _due(self, sample: Sample) -> list[Judge]:
         due = []
         for judge in self.judges:
+            if not _on_duty(judge, sample.utc):
+                continue
             interval = judge.params.sample_every_s
             last = self._last_judged.get(id(judge))
             if last is None or sample.time_s >= last + interval - min(0.1 * interval, 0.1):
@@ -221,11 +280,22 @@ class CameraWorker:
         # Decoding since the previous sample is this sample's decode cost (a GOP's worth at most).
         decode_total = self.feed.times.wall_s["decode"]
         decode_ms, self._decode_mark = 1000 * (decode_total - self._decode_mark), decode_total
-        inferences = {
-            model: self.models[model].submit(sample.frame, min(j.params.confidence for j in judges if j.model == model))
-            for model in {j.model for j in judges}
-        }
-        self._pending.append(_Pending(sample, decode_ms, judges, inferences))
+        inferences: dict[str, Future[Inference]] = {}
+        reused = set()
+        h, w = sample.frame.shape[:2]
+        for model in {j.model for j in judges}:
+            crop = self._crops.get(model)
+            roi = to_pixels(crop, w, h) if crop else None
+            gate = self._gates.get(model)
+            region = sample.frame[roi[1] : roi[3], roi[0] : roi[2]] if roi else sample.frame
+            # An unchanged sample gets the detections of the inference its gate compared it with.
+            if gate is not None and not gate.should_infer(region, sample.time_s) and model in self._reference:
+                inferences[model] = self._reference[model]
+                reused.add(model)
+                continue
+            conf = min(j.params.confidence for j in judges if j.model == model)
+            inferences[model] = self._reference[model] = self.models[model].submit(sample.frame, conf, roi)
+        self._pending.append(_Pending(sample, decode_ms, judges, inferences, frozenset(reused)))
         self.stats.samples += 1
         self.health.set_queue_depth(self.camera.id, len(self._pending))
 
@@ -235,10 +305,14 @@ class CameraWorker:
         self.health.set_queue_depth(self.camera.id, len(self._pending))
 
     def _judge(self, pending: _Pending) -> None:
+        self.last_sample = pending.sample  # read by the uplink's re-inspection (uplink/inspect.py)
+        self._refresh_suppressions()
         times = self.stats.times
         results = {model: f.result() for model, f in pending.inferences.items()}
-        for r in results.values():
+        ran = [r for model, r in results.items() if model not in pending.reused]
+        for r in ran:
             times.add("inference", r.wall_s, r.cpu_s)
+        self.stats.gated += len(pending.reused)
         events: list[tuple[EpisodeEvent, str]] = []
         with times.measure("judge"):
             for judge in pending.judges:
@@ -247,8 +321,35 @@ class CameraWorker:
             for event, model in events:
                 self._record(event, model)
         h, w = pending.sample.frame.shape[:2]
-        inference_ms = 1000 * sum(r.wall_s for r in results.values())
+        inference_ms = 1000 * sum(r.wall_s for r in ran)
+        self.stats.judged += 1
+        self.stats.lags_s.append((datetime.now(timezone.utc) - pending.sample.utc).total_seconds())
         self.health.sample(self.camera.id, decode_ms=pending.decode_ms, inference_ms=inference_ms, frame_size=f"{w}x{h}")
+
+    def _refresh_suppressions(self) -> None:
+        """Officers' dismissals -> the judges' suppressions. Checked every SUPPRESSION_POLL_S with one
+        max(id) read; reloaded (one query for this camera) only when a new decision appears, so a
+        dismissal made in the API, in this process or another, applies within seconds."""
+        now = time.monotonic()
+        if now < self._suppressions_due:
+            return
+        self._suppressions_due = now + SUPPRESSION_POLL_S
+        try:
+            latest = review.latest_review_id(self._db)
+            if latest == self._review_seen:
+                return
+            rows = review.dismissed_events(self._db, self.camera.id)
+        except SQLAlchemyError as e:  # the patrol goes on with what it knew
+            log.warning("camera %s: dismissed events not reloaded: %s", self.camera.id, e.__class__.__name__)
+            return
+        self._review_seen = latest
+        dismissed = [dismissed_from_records(r.event_id, r.zone, r.violation, r.detections) for r in rows]
+        for judge in self.judges:
+            suppressions = getattr(judge, "suppressions", None)
+            if suppressions is not None:
+                suppressions.load(dismissed)
+        if dismissed:
+            log.info("camera %s: %d dismissed event(s) suppress their objects", self.camera.id, len(dismissed))
 
     def _record(self, event: EpisodeEvent, model: str | None = None) -> None:
         service = self.models.get(model or self._model_of(event))

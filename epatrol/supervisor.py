@@ -136,12 +136,17 @@ class Supervisor:
 
     def reload(self, new: Config) -> dict[str, list[str]]:
         """Apply a new configuration: start added cameras, stop removed ones, restart changed ones.
-        A change to the violation or evidence settings restarts every camera; a change to the
+        A change to the violation, evidence, site-schedule or local-zone settings restarts every camera; a change to the
         models or storage needs a process restart (the detector and database are shared)."""
         if new.models != self.cfg.models or new.storage != self.cfg.storage:
             log.warning("models/storage changed: restart epatrol to apply them; applying camera changes only")
             new = new.model_copy(update={"models": self.cfg.models, "storage": self.cfg.storage})
-        restart_all = new.violations != self.cfg.violations or new.evidence != self.cfg.evidence
+        restart_all = (
+            new.violations != self.cfg.violations
+            or new.evidence != self.cfg.evidence
+            or new.sites != self.cfg.sites  # schedules: site defaults and their local zone
+            or new.review.timezone != self.cfg.review.timezone
+        )
         old = {c.id: c for c in self.cfg.cameras}
         fresh = {c.id: c for c in new.cameras}
         removed = [cid for cid in old if cid not in fresh]
@@ -158,6 +163,12 @@ class Supervisor:
     def _close_models(self) -> None:
         for service in self.models.values():
             service.close()
+
+    def worker(self, camera_id: str) -> CameraWorker | None:
+        """The running worker of a camera (read-only use: re-inspection reads its judges)."""
+        with self._lock:
+            running = self._running.get(camera_id)
+        return running.worker if running is not None and running.thread.is_alive() else None
 
     def running_ids(self) -> list[str]:
         with self._lock:

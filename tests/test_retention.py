@@ -100,13 +100,16 @@ def test_free_space_floor_deletes_oldest_unheld_first(tmpfs):
     assert verify_files(db, root) == [] and verify_ledger(db).problems == []
 
 
-def test_database_from_an_older_schema_is_named_not_crashed_on(tmp_path):
+def test_database_of_an_unknown_shape_is_named_not_crashed_on(tmp_path):
+    """Older schemas are upgraded (tests/test_migrations.py); one that matches no epatrol
+    version (here: half of the retention columns) is refused with the column named."""
     from sqlalchemy import text
 
     from epatrol.evidence.db import SchemaMismatch
 
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+    url = f"sqlite:///{tmp_path / 'odd.db'}"
     with Database(url).engine.begin() as conn:
         conn.execute(text("ALTER TABLE evidence_files DROP COLUMN purge_reason"))
+        conn.execute(text("DROP TABLE alembic_version"))  # as if made before Alembic
     with pytest.raises(SchemaMismatch, match="evidence_files lacks column.*purge_reason"):
         Database(url)

@@ -44,7 +44,9 @@ Zones: a zone watching open_burning counts a confirmed region whose BOX overlaps
 bottom-centre: smoke and flames rise above what burns). A camera with no zone for the violation
 watches the whole frame (zone name "frame"). One episode per zone: it starts when a region is
 confirmed (onset: that region's first sighting) and ends `end_after_s` after the last confirmed
-sighting; it is updated when the kinds confirmed change (fire, fire + smoke).
+sighting; it is updated when the kinds confirmed change (fire, fire + smoke). A confirmed region
+overlapping a box of an event an officer dismissed (IoU >= `suppress_iou`, suppression.py) does not
+count (a flickering sign dismissed once stays dismissed) and is listed in the details' "suppressed".
 
 Cost: the cues look at the box shrunk to 64 px once (decimation, then area averaging): 0.06-0.3 ms
 per box whatever its size (a full-HD box included), about 1-2 ms per sample with matching and zones.
@@ -64,6 +66,7 @@ import numpy as np
 from epatrol.config import OpenBurning
 from epatrol.detectors.episodes import Episode, EpisodeEnded, EpisodeEvent, EpisodeKey
 from epatrol.detectors.fire_confirm import appearance_change, look
+from epatrol.detectors.suppression import Suppressed, Suppressions
 from epatrol.detectors.tracking import iou_matrix
 from epatrol.detectors.zones import ZoneShape
 from epatrol.models.detections import Detections
@@ -117,7 +120,10 @@ class OpenBurningJudge:
     def __init__(self, camera_id: str, zones: list[ZoneShape], params: OpenBurning) -> None:
         self.params = params
         self.zones = list(zones) or [WHOLE_FRAME]
-        self.episodes = {z.name: Episode(EpisodeKey(camera_id, z.name, VIOLATION), params.end_after_s) for z in self.zones}
+        self.episodes = {
+            z.name: Episode(EpisodeKey(camera_id, z.name, VIOLATION), params.end_after_s, params.cooldown_s) for z in self.zones
+        }
+        self.suppressions = Suppressions(VIOLATION, params.suppress_iou)
         self.regions: list[_Region] = []
         self._ids = itertools.count(1)
         self._masks: dict[tuple[int, int], list[np.ndarray]] = {}
@@ -137,13 +143,16 @@ class OpenBurningJudge:
         events: list[EpisodeEvent] = []
         for zone, mask in zip(self.zones, masks):
             here = [v for v in confirmed if _overlaps(mask, v.region.last.box)]
+            hits = self.suppressions.match(zone.name, np.stack([v.region.last.box for v in here]) if here else np.zeros((0, 4)))
+            suppressed = [(v, hit) for v, hit in zip(here, hits) if hit is not None]
+            here = [v for v, hit in zip(here, hits) if hit is None]
             smoke_here = [v for v in verdicts if v.region.kind == SMOKE and not v.confirmed and _overlaps(mask, v.region.last.box)]
             event = self.episodes[zone.name].observe(
                 now,
                 bool(here),
                 onset=min((v.region.first_seen for v in here), default=now),
                 detections=_as_detections(here, detections.class_names),
-                details=self._details(here, smoke_here, now) if here else None,
+                details=self._details(here, smoke_here, suppressed, now) if here else None,
                 sample=sample,
                 summary=frozenset(v.region.kind for v in here),
                 seen_at=max((v.region.last.utc for v in here), default=now),
@@ -155,6 +164,13 @@ class OpenBurningJudge:
     def close(self, utc: datetime, reason: str) -> list[EpisodeEnded]:
         self.regions.clear()
         ended = [e.close(utc, reason) for e in self.episodes.values()]
+        return [e for e in ended if e is not None]
+
+    def suspend(self, utc: datetime, reason: str) -> list[EpisodeEnded]:
+        """The camera dropped and will reconnect: regions are confirmed afresh (seconds), and a fire
+        confirmed again within end_after_s of the return resumes its episode."""
+        self.regions.clear()
+        ended = [e.suspend(utc, reason) for e in self.episodes.values()]
         return [e for e in ended if e is not None]
 
     # -- regions ------------------------------------------------------------------------------
@@ -226,11 +242,17 @@ class OpenBurningJudge:
             confirmed = len(recent) >= p.persist_min_hits and flicker >= p.min_flicker and shape >= p.min_shape_change
         return _Verdict(region, bool(confirmed), cues)
 
-    def _details(self, confirmed: list[_Verdict], smoke: list[_Verdict], now: datetime) -> dict[str, Any]:
+    def _details(
+        self, confirmed: list[_Verdict], smoke: list[_Verdict], suppressed: list[tuple[_Verdict, Suppressed]], now: datetime
+    ) -> dict[str, Any]:
         p = self.params
         return {
             "regions": [_describe(v, now) for v in confirmed],
             "smoke": [_describe(v, now) for v in smoke],
+            "suppressed": [
+                {"region_id": v.region.id, "label": v.region.kind, "xyxy": [round(float(x), 1) for x in v.region.last.box], **hit.as_detail()}
+                for v, hit in suppressed
+            ],
             "rule": {
                 "confidence": p.confidence,
                 "persist": f">= {p.persist_min_hits} hits in {p.persist_window_s} s",

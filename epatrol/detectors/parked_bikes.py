@@ -2,10 +2,13 @@
 
 A bike is parked when its track has stood still (within `max_motion` box diagonals) inside
 the zone for `dwell_s`. A zone with `min_count` parked bikes is in violation. A bike ridden
-through never stands still long enough; one hidden for a while by a passer-by keeps its track."""
+through never stands still long enough; one hidden for a while by a passer-by keeps its track.
+A parked bike overlapping a box of an event an officer dismissed (suppression.py) does not count;
+one still there after a camera outage resumes its episode (episodes.py) instead of alerting again."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -13,10 +16,13 @@ import numpy as np
 
 from epatrol.config import ParkedBikes
 from epatrol.detectors.episodes import Episode, EpisodeEnded, EpisodeEvent, EpisodeKey
+from epatrol.detectors.suppression import Suppressed, Suppressions
 from epatrol.detectors.tracking import StillTracker, Track
 from epatrol.detectors.zones import ZoneShape, bottom_centres
 from epatrol.models.detections import Detections
 from epatrol.streams.packets import Sample
+
+log = logging.getLogger(__name__)
 
 VIOLATION = "parked_bikes"
 # Share of the samples since a bike came to rest in which it must have been detected:
@@ -34,33 +40,51 @@ class ParkedBikesJudge:
         self.classes = frozenset(params.classes)
         # A track outlives an occlusion as long as the zone's episode would.
         self.tracker = StillTracker(max_age_s=params.end_after_s, max_motion=params.max_motion)
-        self.episodes = {z.name: Episode(EpisodeKey(camera_id, z.name, VIOLATION), params.end_after_s) for z in zones}
+        self.episodes = {
+            z.name: Episode(EpisodeKey(camera_id, z.name, VIOLATION), params.end_after_s, params.cooldown_s) for z in zones
+        }
+        self.suppressions = Suppressions(VIOLATION, params.suppress_iou)
+        self._frame_size: tuple[int, int] | None = None
+        self.camera_id = camera_id
+        self._told: set[int] = set()  # tracks whose suppression was logged
 
     def _is_parked(self, track: Track, now: datetime) -> bool:
-        still_s = track.still_for_s(now)
-        expected = max(1.0, still_s / self.params.sample_every_s)
-        return still_s >= self.params.dwell_s and track.hits_since_still >= MIN_SEEN_FRACTION * expected
+        # Expected sightings count only the time the camera was watching (not an outage).
+        expected = max(1.0, self.tracker.observed_s(track.still_since, now) / self.params.sample_every_s)
+        return track.still_for_s(now) >= self.params.dwell_s and track.hits_since_still >= MIN_SEEN_FRACTION * expected
 
     def process(self, sample: Sample, detections: Detections) -> list[EpisodeEvent]:
         bikes = detections.of_classes(self.classes)
         bikes = bikes.filter(bikes.confidence >= self.params.confidence)
         now = sample.utc
-        self.tracker.update(bikes, now)
         h, w = sample.frame.shape[:2]
+        if self._frame_size not in (None, (w, h)):  # a new resolution after a reconnect: old boxes mean nothing
+            self.tracker.reset()
+        self._frame_size = (w, h)
+        self.tracker.update(bikes, now)
         # Live tracks, including those missed in this sample (occluded), still count.
         tracks = self.tracker.tracks
+        self._told &= {t.id for t in tracks}
         feet = bottom_centres(np.stack([t.box for t in tracks])) if tracks else np.zeros((0, 2))
         events: list[EpisodeEvent] = []
         for zone in self.zones:
             inside = zone.contains(feet, w, h) if tracks else np.zeros(0, bool)
             parked = [t for t, ok in zip(tracks, inside) if ok and self._is_parked(t, now)]
+            hits = self.suppressions.match(zone.name, np.stack([t.box for t in parked]) if parked else np.zeros((0, 4)))
+            suppressed = [(t, hit) for t, hit in zip(parked, hits) if hit is not None]
+            parked = [t for t, hit in zip(parked, hits) if hit is None]
+            for t, hit in suppressed:
+                if t.id not in self._told:
+                    self._told.add(t.id)
+                    log.info("camera %s zone %s: parked %s (track %d) is the object of dismissed event %d: not flagged",
+                             self.camera_id, zone.name, t.label, t.id, hit.event_id)
             violating = len(parked) >= self.params.min_count
             event = self.episodes[zone.name].observe(
                 now,
                 violating,
                 onset=min((t.still_since for t in parked), default=now),
                 detections=_as_detections(parked, detections.class_names),
-                details=self._details(parked, now),
+                details=self._details(parked, suppressed, now),
                 sample=sample,
                 summary=frozenset(t.id for t in parked),
                 seen_at=max((t.last_seen for t in parked), default=now),
@@ -69,7 +93,7 @@ class ParkedBikesJudge:
                 events.append(event)
         return events
 
-    def _details(self, parked: list[Track], now: datetime) -> dict[str, Any]:
+    def _details(self, parked: list[Track], suppressed: list[tuple[Track, Suppressed]], now: datetime) -> dict[str, Any]:
         return {
             "count": len(parked),
             "dwell_s": self.params.dwell_s,
@@ -85,10 +109,22 @@ class ParkedBikesJudge:
                 }
                 for t in parked
             ],
+            # Parked here too, but the object of an event an officer dismissed: not counted.
+            "suppressed": [
+                {"track_id": t.id, "label": t.label, "xyxy": [round(float(v), 1) for v in t.box], **hit.as_detail()}
+                for t, hit in suppressed
+            ],
         }
 
     def close(self, utc: datetime, reason: str) -> list[EpisodeEnded]:
         ended = [e.close(utc, reason) for e in self.episodes.values()]
+        return [e for e in ended if e is not None]
+
+    def suspend(self, utc: datetime, reason: str) -> list[EpisodeEnded]:
+        """The camera dropped and will reconnect: tracks wait for it (the outage is not unseen
+        time), and each open episode ends resumable."""
+        self.tracker.pause(utc)
+        ended = [e.suspend(utc, reason) for e in self.episodes.values()]
         return [e for e in ended if e is not None]
 
 

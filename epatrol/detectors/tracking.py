@@ -2,7 +2,9 @@
 
 Built for sparse sampling (one frame a second or less) of objects that stand still for
 minutes or hours: a track survives missed detections and occlusions for `max_age_s` of
-wall-clock time and knows how long it has stood still.
+wall-clock time and knows how long it has stood still. Time the camera was away (`pause`, until
+the next update) is not time the object went unseen: a bike parked before a camera outage and
+still there after it keeps its track, its rest time and so its episode.
 
 Measured against ByteTrack (`trackers` 2.6.1) on the same cached yolov8n detections of the
 parked-bike footage at 1 sample/s (the bike detected in 28 of 60 samples): ByteTrack's
@@ -67,10 +69,36 @@ class StillTracker:
         self.max_motion = max_motion  # in box diagonals, measured from where the object came to rest
         self.tracks: list[Track] = []
         self._ids = itertools.count(1)
+        self._offline: list[tuple[datetime, datetime]] = []  # camera outages the live tracks span
+        self._paused_at: datetime | None = None
+
+    def reset(self) -> None:
+        """Forget every track (their boxes no longer mean anything, e.g. a new resolution); ids go on."""
+        self.tracks = []
+        self._offline = []
+        self._paused_at = None
+
+    def pause(self, utc: datetime) -> None:
+        """The camera went away; the time until the next update is not counted against tracks."""
+        if self._paused_at is None:
+            self._paused_at = utc
+
+    def observed_s(self, since: datetime, now: datetime) -> float:
+        """Seconds from `since` to `now` during which the camera was watching."""
+        total = (now - since).total_seconds()
+        for start, end in self._offline:
+            total -= max(0.0, (min(end, now) - max(start, since)).total_seconds())
+        return total
 
     def update(self, detections: Detections, utc: datetime) -> list[Track]:
         """Match this sample's detections; return the tracks seen in it."""
-        self.tracks = [t for t in self.tracks if (utc - t.last_seen).total_seconds() <= self.max_age_s]
+        if self._paused_at is not None:
+            if utc > self._paused_at:
+                self._offline.append((self._paused_at, utc))
+            self._paused_at = None
+        self.tracks = [t for t in self.tracks if self.observed_s(t.last_seen, utc) <= self.max_age_s]
+        oldest = min((t.first_seen for t in self.tracks), default=utc)
+        self._offline = [(a, b) for a, b in self._offline if b > oldest]
         boxes = detections.xyxy
         seen: list[Track] = []
         unmatched = set(range(len(boxes)))

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import Select, create_engine, event, inspect, select
+from sqlalchemy import Select, create_engine, event, select
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -39,6 +39,7 @@ from epatrol.evidence.schema import (  # noqa: F401
     aware,
     utcnow,
 )
+from epatrol.migrations import SchemaMismatch, upgrade_edge  # noqa: F401  (SchemaMismatch re-exported)
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -135,8 +136,9 @@ class Database:
         self.engine: Engine = create_engine(u, **kwargs)
         if is_sqlite:
             _configure_sqlite(self.engine)
-        Base.metadata.create_all(self.engine)
-        _check_schema(self.engine)
+        # New: created at the newest revision; older (or un-versioned): upgraded with Alembic;
+        # newer than this epatrol: SchemaMismatch naming the revision.
+        upgrade_edge(self.engine)
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(
             self.engine.execution_options(epatrol_write=True), expire_on_commit=False
@@ -340,24 +342,6 @@ class Database:
         if ev is None:
             raise KeyError(f"no event with id {event_id}")
         return ev
-
-
-class SchemaMismatch(Exception):
-    """The database was made by another version of epatrol; the message names what differs."""
-
-
-def _check_schema(engine: Engine) -> None:
-    """create_all adds missing tables but never columns: say so instead of failing mid-query."""
-    inspector = inspect(engine)
-    for table in Base.metadata.sorted_tables:
-        have = {c["name"] for c in inspector.get_columns(table.name)}
-        missing = [c.name for c in table.columns if c.name not in have]
-        if missing:
-            raise SchemaMismatch(
-                f"database {_strip_credentials(str(engine.url))}: table {table.name} lacks column(s) "
-                f"{', '.join(missing)}: it was created by an older epatrol; use a new database_url "
-                "or migrate it (keep the old one: its evidence is still valid)"
-            )
 
 
 def events_query() -> Select[tuple[Event]]:

@@ -1,6 +1,9 @@
 """Turns episode events into evidence: a database row, a snapshot, and a clip cut from the
 packet ring (pre-roll) plus live packets until the post-roll, remuxed without re-encoding.
 
+An episode ended by a camera outage and resumed after the reconnect (EpisodeResumed) re-opens
+its event: one violation, one event, one alert; `details.resumed` lists each outage it survived.
+
 One CameraRecorder per camera, used from that camera's thread only; the Database is shared.
 Storage faults (a full disk, a database that refuses writes) never escape: what could not be
 recorded is logged and reported through `on_fault`, and the next event tries again."""
@@ -16,11 +19,13 @@ from typing import Any
 import av
 from sqlalchemy.exc import SQLAlchemyError
 
-from epatrol.detectors.episodes import EpisodeEvent, EpisodeKey, EpisodeStarted, EpisodeUpdated
+from epatrol.detectors.episodes import EpisodeEvent, EpisodeKey, EpisodeResumed, EpisodeStarted, EpisodeUpdated
+from epatrol.evidence import chain
 from epatrol.detectors.zones import ZoneShape
 from epatrol.evidence.clip import ClipWriter
 from epatrol.evidence.db import Database
 from epatrol.evidence.paths import clip_rel_path, snapshot_rel_path
+from epatrol.evidence.schema import Event
 from epatrol.evidence.snapshot import write_snapshot
 from epatrol.streams.packets import EncodedPacket, StreamInfo
 from epatrol.streams.ring import PacketRing
@@ -56,6 +61,7 @@ class CameraRecorder:
         self.pre_s = pre_s
         self.post_s = post_s
         self._event_ids: dict[EpisodeKey, int] = {}
+        self._resumable: dict[EpisodeKey, int] = {}  # ended by a camera outage, may go on
         self._clips: list[_OpenClip] = []
         self._info: StreamInfo | None = None
 
@@ -85,10 +91,36 @@ class CameraRecorder:
             if event_id is not None:
                 self._write("update", self.db.update_event, event_id, details=event.details, detections=event.detections.to_records())
             return event_id
+        if isinstance(event, EpisodeResumed):
+            return self._resume(event)
         event_id = self._event_ids.pop(event.key, None)
         if event_id is not None:
             self._write("close", self.db.close_event, event_id, event.ended, event.reason)
             log.info("event %d ended (%s): %s", event_id, event.reason, event.key)
+            if event.resumable:
+                self._resumable[event.key] = event_id
+        return event_id
+
+    def _resume(self, event: EpisodeResumed) -> int | None:
+        event_id = self._resumable.pop(event.key, None)
+        if event_id is None:
+            return None  # its start was never recorded (storage fault): nothing to go on with
+        if self._write("reopen", self._reopen, event_id, event) is None:
+            return None
+        self._event_ids[event.key] = event_id
+        log.info("event %d resumed after the camera came back: %s", event_id, event.key)
+        return event_id
+
+    def _reopen(self, event_id: int, event: EpisodeResumed) -> int:
+        with self.db.write_transaction() as s:
+            ev = s.get(Event, event_id)
+            if ev is None:
+                raise KeyError(f"no event with id {event_id}")
+            gap = {"ended_at": ev.ended_at.isoformat() if ev.ended_at else None, "reason": ev.end_reason, "resumed_at": event.utc.isoformat()}
+            ev.details = {**event.details, "resumed": [*(ev.details or {}).get("resumed", []), gap]}
+            ev.detections = event.detections.to_records()
+            ev.ended_at = ev.end_reason = None
+            chain.record(s, "event.reopen", ev)
         return event_id
 
     def _write(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from epatrol.evidence import chain
@@ -134,3 +134,34 @@ def infos(db: Database, event_ids: Iterable[int]) -> dict[int, ReviewInfo]:
         state = _STATE_OF[r.decision] if r else "pending"
         out[eid] = ReviewInfo(state, _view(r) if r else None, tuple(cases.get(eid, ())))
     return out
+
+
+# -- what the detectors learn from (see detectors/suppression.py) -----------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DismissedEvent:
+    event_id: int
+    zone: str
+    violation: str
+    detections: list  # the event's boxes: [{"label", "confidence", "xyxy"}]
+
+
+def latest_review_id(db: Database) -> int:
+    """The newest decision's id (0 when none): a one-row check of whether anything changed."""
+    with db.read_session() as s:
+        return s.scalar(select(func.max(Review.id))) or 0
+
+
+def dismissed_events(db: Database, camera_id: str) -> list[DismissedEvent]:
+    """The camera's events whose newest decision is a dismissal (a later confirm undoes it)."""
+    newest = select(Review.event_id, func.max(Review.id).label("review_id")).group_by(Review.event_id).subquery()
+    stmt = (
+        select(Event.id, Event.zone, Event.violation, Event.detections)
+        .join(newest, newest.c.event_id == Event.id)
+        .join(Review, Review.id == newest.c.review_id)
+        .where(Event.camera_id == camera_id, Review.decision == "dismiss")
+        .order_by(Event.id)
+    )
+    with db.read_session() as s:
+        return [DismissedEvent(i, z, v, list(d or [])) for i, z, v, d in s.execute(stmt)]

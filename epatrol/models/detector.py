@@ -61,11 +61,32 @@ class ObjectDetector:
                 f"the manifest {len(self.class_names)}"
             )
 
-    def detect(self, frame_bgr: np.ndarray, conf: float = 0.25, iou: float = 0.45) -> Detections:
-        """Detections in source-frame pixels for one HxWx3 uint8 BGR frame."""
+    @property
+    def batch_size(self) -> int | None:
+        """The graph's fixed batch size (1 for every model shipped today), None when dynamic."""
+        first = self._session.get_inputs()[0].shape[0]
+        return first if isinstance(first, int) else None
+
+    def detect(
+        self, frame_bgr: np.ndarray, conf: float = 0.25, iou: float = 0.45, roi: tuple[int, int, int, int] | None = None
+    ) -> Detections:
+        """Detections in source-frame pixels for one HxWx3 uint8 BGR frame.
+
+        roi (x0, y0, x1, y1 pixels): detect in that crop only; boxes still come back in
+        full-frame pixels (a box cut by the crop's edge ends at the edge)."""
         shape_ok = frame_bgr.ndim == 3 and frame_bgr.shape[2] == 3 and frame_bgr.size > 0
         if not shape_ok or frame_bgr.dtype != np.uint8:
             raise ValueError(f"expected an HxWx3 uint8 BGR frame, got {frame_bgr.shape} {frame_bgr.dtype}")
+        if roi is None:
+            return self._detect(frame_bgr, conf, iou)
+        h, w = frame_bgr.shape[:2]
+        x0, y0, x1, y1 = roi
+        if not (0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h):
+            raise ValueError(f"roi {roi} is not inside the {w}x{h} frame")
+        found = self._detect(frame_bgr[y0:y1, x0:x1], conf, iou)
+        return Detections(found.xyxy + np.array([x0, y0, x0, y0], np.float32), found.confidence, found.class_id, found.class_names)
+
+    def _detect(self, frame_bgr: np.ndarray, conf: float, iou: float) -> Detections:
         spec = self.spec
         if spec.family == "fastestdet":
             tensor, geometry = fastestdet.preprocess(frame_bgr, spec.input_size)

@@ -1,7 +1,11 @@
 """One detector shared by every camera, run off the cameras' threads.
 
 Camera threads keep demuxing, buffering and writing clips while their samples wait here, so a
-slow inference never stalls a live stream: it shows up as queue depth and dropped samples."""
+slow inference never stalls a live stream: it shows up as queue depth and dropped samples.
+
+No batching across cameras: every model shipped today has a fixed batch of 1 in its graph
+(ObjectDetector.batch_size), and on CPU one single-threaded run per core already keeps every
+core busy (benchmarks/concurrency.py: 1.9x the samples/s of intra-op threads)."""
 
 from __future__ import annotations
 
@@ -35,12 +39,13 @@ class InferenceService:
     def sha256(self) -> str:
         return self.detector.sha256
 
-    def submit(self, frame: np.ndarray, conf: float) -> Future[Inference]:
-        return self._pool.submit(self._run, frame, conf)
+    def submit(self, frame: np.ndarray, conf: float, roi: tuple[int, int, int, int] | None = None) -> Future[Inference]:
+        """roi: detect in that crop of the frame (pixels); boxes still come back in frame pixels."""
+        return self._pool.submit(self._run, frame, conf, roi)
 
-    def _run(self, frame: np.ndarray, conf: float) -> Inference:
+    def _run(self, frame: np.ndarray, conf: float, roi: tuple[int, int, int, int] | None) -> Inference:
         wall, cpu = time.perf_counter(), time.thread_time()
-        detections = self.detector.detect(frame, conf=conf)
+        detections = self.detector.detect(frame, conf=conf, roi=roi)
         return Inference(detections, time.perf_counter() - wall, time.thread_time() - cpu)
 
     def close(self) -> None:

@@ -143,16 +143,18 @@ class CameraFeed:
             sample = None
             if self.sampler.should_decode(enc.time_s, enc.is_keyframe):
                 with self.times.measure("decode"):
-                    decoded = list(conn.decode(raw))
-                for frame, frame_time_s in decoded:
-                    if self.sampler.take(frame_time_s):
-                        sample = Sample(
-                            camera_id=self.camera_id,
-                            frame=frame,
-                            utc=enc.utc - timedelta(seconds=enc.time_s - frame_time_s),
-                            time_s=frame_time_s,
-                            is_keyframe=enc.is_keyframe and frame_time_s == enc.time_s,
-                        )
+                    taken = [(f, t) for f, t in conn.decode(raw) if self.sampler.take(t)]
+                    # BGR conversion only for the frames that become samples (~15% of 1080p
+                    # decode CPU at 1 sample/s with a 2 s GOP, where 1 decoded frame in 13 is kept).
+                    taken = [(f.to_ndarray(format="bgr24"), t) for f, t in taken]
+                for frame, frame_time_s in taken:
+                    sample = Sample(
+                        camera_id=self.camera_id,
+                        frame=frame,
+                        utc=enc.utc - timedelta(seconds=enc.time_s - frame_time_s),
+                        time_s=frame_time_s,
+                        is_keyframe=enc.is_keyframe and frame_time_s == enc.time_s,
+                    )
             yield PacketIn(enc, sample)
 
 

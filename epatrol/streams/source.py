@@ -14,7 +14,6 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import numpy as np
 
 from epatrol.streams.packets import EncodedPacket, StreamInfo
 
@@ -126,8 +125,9 @@ class CameraConnection:
         # As fast as possible: a synthetic clock that advances with the file's own timestamps.
         return self._opened_utc + timedelta(seconds=media_s)
 
-    def decode(self, packet: av.Packet) -> Iterator[tuple[np.ndarray, float]]:
-        """Decode one packet: (BGR frame, media time) for each frame it completes.
+    def decode(self, packet: av.Packet) -> Iterator[tuple[av.VideoFrame, float]]:
+        """Decode one packet: (frame, media time) for each frame it completes. Frames stay in
+        the decoder's pixel format: only the sampled ones are worth converting to BGR.
         A corrupt packet yields nothing; the next keyframe recovers."""
         tb = self.info.time_base
         try:
@@ -137,7 +137,7 @@ class CameraConnection:
         for frame in frames:
             pts = frame.pts if frame.pts is not None else packet.pts
             time_s = float((pts - (self._first_pts or 0)) * tb) + self._offset_s
-            yield frame.to_ndarray(format="bgr24"), time_s
+            yield frame, time_s
 
     def close(self) -> None:
         self._container.close()

@@ -1,0 +1,1 @@
+"""The command centre: many edge boxes report here; cases are dispatched, handled, re-inspected and closed."""

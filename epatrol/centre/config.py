@@ -1,0 +1,117 @@
+"""The centre's workflow settings (the `workflow:` section of centre.yaml): departments, who
+answers for each violation, deadlines, reminders, escalation, recurrence and time zone.
+
+Defaults follow the district plan's lead units. A violation given in the file is merged over
+its default, so `parked_bikes: {deadline_s: 3600}` keeps the departments. Unknown keys are
+refused and every error names its field path (the loader formats pydantic's ``loc``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+CODE = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Department(_Section):
+    name: str = Field(min_length=1, max_length=200, description="Shown to people, e.g. 区城市管理综合执法局.")
+    name_en: str | None = Field(None, max_length=200, description="English name for the page.")
+
+
+DEFAULT_DEPARTMENTS: dict[str, dict[str, str]] = {
+    "enforcement": {"name": "区城市管理综合执法局", "name_en": "District City-Management Enforcement Bureau"},
+    "traffic": {"name": "交管大队", "name_en": "Traffic Police Brigade"},
+    "town": {"name": "街镇", "name_en": "Sub-district / Town Office"},
+}
+
+
+class ViolationRule(_Section):
+    lead: str = Field(pattern=CODE, description="Department code that leads (and answers for) the case.")
+    assist: list[str] = Field(default_factory=list, description="Departments that work with the lead; their handlers see the case too.")
+    deadline_s: float = Field(gt=0, le=90 * 86400, description="From dispatch (派遣) to handled (处置).")
+    remind_before_s: float = Field(ge=0, le=90 * 86400, description="Remind the departments this long before the deadline.")
+    escalate_every_s: float = Field(gt=0, le=90 * 86400, description="Overdue: escalate at the deadline, then again every this long.")
+
+    def departments(self) -> list[str]:
+        return [self.lead, *(d for d in self.assist if d != self.lead)]
+
+
+DEFAULT_RULES: dict[str, dict[str, Any]] = {
+    # Street vending moves on within hours; a stall left for a day is a complaint.
+    "street_vending": {"lead": "enforcement", "deadline_s": 4 * 3600, "remind_before_s": 3600, "escalate_every_s": 4 * 3600},
+    "overflowing_bins": {"lead": "enforcement", "deadline_s": 8 * 3600, "remind_before_s": 2 * 3600, "escalate_every_s": 8 * 3600},
+    "parked_bikes": {"lead": "enforcement", "assist": ["traffic"], "deadline_s": 4 * 3600, "remind_before_s": 3600,
+                     "escalate_every_s": 4 * 3600},
+    # Fire: the town office leads with the enforcement bureau, and the clock is short.
+    "open_burning": {"lead": "town", "assist": ["enforcement"], "deadline_s": 3600, "remind_before_s": 900, "escalate_every_s": 1800},
+}
+
+
+class ViolationRules(_Section):
+    street_vending: ViolationRule
+    overflowing_bins: ViolationRule
+    parked_bikes: ViolationRule
+    open_burning: ViolationRule
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        merged: dict[str, Any] = {k: dict(v) for k, v in DEFAULT_RULES.items()}
+        for key, value in data.items():
+            if key in merged and isinstance(value, dict):
+                merged[key].update(value)
+            else:
+                merged[key] = value  # unknown keys and non-mappings fail with their own path
+        return merged
+
+    def of(self, violation: str) -> ViolationRule:
+        rule = getattr(self, violation, None)
+        if not isinstance(rule, ViolationRule):
+            raise KeyError(f"no workflow rule for violation {violation!r}")
+        return rule
+
+
+class CentreWorkflow(_Section):
+    """The closed loop: 发现 -> 立案 -> 派遣 -> 处置 -> 核查 -> 结案."""
+
+    departments: dict[str, Department] = Field(
+        default_factory=lambda: {k: Department(**v) for k, v in DEFAULT_DEPARTMENTS.items()},
+        description="Department code -> names. Handlers are bound to a code.",
+    )
+    violations: ViolationRules = Field(default_factory=lambda: ViolationRules.model_validate({}))
+    recurrence_days: float = Field(30, gt=0, le=366, description="A case filed for the same camera, zone and violation within this many days after one closed counts as a recurrence.")
+    reinspect_retry_s: float = Field(1800, gt=0, le=7 * 86400, description="A re-inspection the box could not do (or whose photo failed its check) is asked again after this long.")
+    tick_every_s: float = Field(30, gt=0, le=3600, description="How often the centre files new cases, reminds, escalates and reads re-inspection answers.")
+    timezone: str | None = Field("Asia/Shanghai", description="IANA zone of the monthly report's month boundaries and the page's times.")
+    max_photo_bytes: int = Field(8 * 2**20, ge=1024, le=64 * 2**20, description="Largest handling photo accepted.")
+
+    @model_validator(mode="after")
+    def _departments_exist(self) -> CentreWorkflow:
+        for code in self.departments:
+            if not re.fullmatch(CODE, code):
+                raise ValueError(f"departments.{code}: a code is lower-case letters, digits, '-' or '_'")
+        for violation in ViolationRules.model_fields:
+            rule = self.violations.of(violation)
+            for field, codes in (("lead", [rule.lead]), ("assist", rule.assist)):
+                for code in codes:
+                    if code not in self.departments:
+                        raise ValueError(
+                            f"violations.{violation}.{field}: unknown department {code!r} "
+                            f"(departments: {', '.join(sorted(self.departments))})"
+                        )
+        if self.timezone is not None:
+            try:
+                ZoneInfo(self.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"timezone: unknown IANA time zone {self.timezone!r}") from None
+        return self

@@ -1,0 +1,59 @@
+"""Admins: centre users (roles bound to a department or street) and the audit trail."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+
+from epatrol.centre import accounts, audit
+from epatrol.centre.auth import Admin, Ctx
+
+router = APIRouter(prefix="/api", tags=["admin"])
+
+
+class UserIn(BaseModel):
+    username: str = Field(min_length=2, max_length=64)
+    password: str = Field(min_length=8, max_length=1024)
+    role: str = Field(pattern="^(" + "|".join(accounts.CENTRE_ROLES) + ")$")
+    department: str | None = Field(None, max_length=64)
+    street: str | None = Field(None, max_length=200)
+
+
+@router.get("/users")
+def users(ctx: Ctx, _who: Admin) -> list[dict]:
+    return [{"username": p.username, "role": p.role, "department": p.department, "street": p.street}
+            for p in accounts.list_users(ctx.store)]
+
+
+@router.post("/users", status_code=201)
+def create_user(body: UserIn, ctx: Ctx, who: Admin) -> dict:
+    now = ctx.clock()
+    p = accounts.create_user(ctx.store, body.username, body.password, body.role, departments=ctx.workflow.departments,
+                             department=body.department, street=body.street, now=now)
+    with ctx.store.write() as s:
+        audit.record(s, now, who.username, "user.create", f"user:{p.username}", role=p.role,
+                     department=p.department, street=p.street)
+    return {"username": p.username, "role": p.role, "department": p.department, "street": p.street}
+
+
+@router.get("/audit")
+def audit_trail(ctx: Ctx, _who: Admin, limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                offset: Annotated[int, Query(ge=0)] = 0) -> dict:
+    """Newest first; ``payload`` is exactly the JSON that was hashed."""
+    with ctx.store.read() as s:
+        total = s.scalar(select(func.count()).select_from(audit.CentreAuditEntry)) or 0
+        rows = s.scalars(select(audit.CentreAuditEntry).order_by(audit.CentreAuditEntry.seq.desc()).limit(limit).offset(offset))
+        items = [{"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "action": e.action, "subject": e.subject,
+                  "payload": e.payload, "hash": e.hash} for e in rows]
+    return {"items": items, "total": total}
+
+
+@router.get("/audit/verify")
+def audit_verify(ctx: Ctx, _who: Admin) -> dict:
+    """Walk the hash chain; ``problems`` names each broken link (empty: intact)."""
+    with ctx.store.read() as s:
+        check = audit.verify(s)
+    return {"entries": check.entries, "head_seq": check.head_seq, "head_hash": check.head_hash, "problems": check.problems}

@@ -1,0 +1,1 @@
+"""Store-and-forward from an edge box to the command centre over NATS JetStream."""

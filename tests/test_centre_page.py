@@ -1,0 +1,205 @@
+"""The centre's page in a real browser: Playwright drives Debian's chromium against the real
+centre app (uvicorn on 127.0.0.1, SQLite store).
+
+A box reports a confirmed parked-bike event; the centre files it. The dispatcher signs in
+through the form, finds the case, sees the district plan's departments ticked and dispatches it.
+The traffic brigade's handler signs in, reports it handled with a note and a real photo, which
+the page then shows back (served from the centre, SHA-256 named). The town office's handler
+sees no case. The box answers the re-inspection (clean) and the case is closed; the dispatcher
+sees it closed with its audit trail, then the statistics table, the SVG chart and the CSV export.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import socket
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from epatrol.centre import accounts, records, workflow
+from epatrol.centre.app import create_centre_app
+from epatrol.centre.cases import CentreCase
+from epatrol.centre.store import CentreStore
+from epatrol.config import CentreConfig
+from epatrol.evidence.schema import utcnow
+from epatrol.uplink import messages as m
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.is_file():
+    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
+expect = sync_api.expect
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
+PHOTO = Path(__file__).resolve().parents[2] / "shared" / "media" / "dhaka-handcart.jpg"
+SCREENSHOT_COPY = Path("/tmp/centre-page.png")
+TIMEOUT_MS = 15_000
+USERS = {
+    "page-disp": ("dispatcher", {}, "dispatch-page-1"),
+    "page-traffic": ("handler", {"department": "traffic"}, "traffic-page-1"),
+    "page-town": ("handler", {"department": "town"}, "town-page-1"),
+}
+
+
+@pytest.fixture(scope="module")
+def centre(tmp_path_factory):
+    """The real centre app over a real SQLite store, served by uvicorn in a thread."""
+    import uvicorn
+
+    cfg = CentreConfig(database_url=f"sqlite:///{tmp_path_factory.mktemp('centre') / 'centre.db'}")
+    store = CentreStore(cfg.database_url)
+    for name, (role, bind, password) in USERS.items():
+        accounts.create_user(store, name, password, role, departments=cfg.workflow.departments, now=utcnow(), **bind)
+    app = create_centre_app(cfg, store)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))  # the test ticks itself
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", store, cfg
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def _page(browser, site: str):
+    ctx = browser.new_context(accept_downloads=True, viewport={"width": 1440, "height": 1000}, locale="zh-CN",
+                              timezone_id="Asia/Shanghai")
+    page = ctx.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(site)
+    return page, errors
+
+
+def _sign_in(page, username: str) -> None:
+    page.fill("#login-username", username)
+    page.fill("#login-password", USERS[username][2])
+    page.click("#login-submit")
+    expect(page.locator("#who")).to_contain_text(username)
+
+
+def _tick(store, cfg) -> workflow.TickReport:
+    with store.write() as s:
+        return workflow.tick(s, cfg.workflow, utcnow())
+
+
+def test_dispatch_handle_close_and_statistics(centre, browser, tmp_path):
+    site, store, cfg = centre
+    now = utcnow()
+    facts = m.EventFacts(
+        id=41, camera=m.CameraFacts("wall-street-1", "建设路东侧", "business", "建设路", "G-12"), zone="wall-footway",
+        violation="parked_bikes", started_at=now - timedelta(minutes=5), alerted_at=now - timedelta(minutes=3),
+        ended_at=None, end_reason=None, review_state="confirmed", clip_state="complete", model_name="yolov8n_int8",
+        model_sha256="0" * 64,
+    )
+    with store.write() as s:
+        records.ingest_event(s, m.dump(m.Message("box-page", 7, "box-page:7", "event", event=facts)))
+    case_id, = _tick(store, cfg).filed
+
+    # The dispatcher sees the filed case and dispatches it to the plan's departments.
+    page, js_errors = _page(browser, site)
+    _sign_in(page, "page-disp")
+    row = page.locator(f'#case-list tr[data-case="{case_id}"]')
+    expect(row).to_contain_text("已立案")
+    expect(row).to_contain_text("建设路")
+    row.click()
+    expect(page.locator("#case-heading")).to_contain_text(f"#{case_id}")
+    expect(page.locator("#case-facts")).to_contain_text("非机动车乱停放")
+    expect(page.locator("#dispatch-enforcement")).to_be_checked()
+    expect(page.locator("#dispatch-traffic")).to_be_checked()
+    expect(page.locator("#dispatch-town")).not_to_be_checked()
+    page.fill("#dispatch-note", "请交管大队配合 with the traffic brigade")
+    page.click("#dispatch-submit")
+    expect(page.locator("#case-heading")).to_contain_text("已派遣")
+    expect(page.locator("#case-facts")).to_contain_text("区城市管理综合执法局（牵头 lead）")
+    expect(row).to_contain_text("交管大队")
+
+    # The traffic brigade's handler reports it handled with a note and a photo.
+    hpage, h_errors = _page(browser, site)
+    _sign_in(hpage, "page-traffic")
+    hrow = hpage.locator(f'#case-list tr[data-case="{case_id}"]')
+    expect(hrow).to_contain_text("已派遣")
+    hrow.click()
+    expect(hpage.locator("#dispatch-form")).to_be_hidden()
+    hpage.fill("#handle-note", "已清理车辆 bikes moved to the rack")
+    hpage.set_input_files("#handle-photo", str(PHOTO))
+    hpage.click("#handle-submit")
+    expect(hpage.locator("#case-heading")).to_contain_text("核查中")
+    expect(hpage.locator("#case-handlings")).to_contain_text("已清理车辆")
+    sha = hashlib.sha256(PHOTO.read_bytes()).hexdigest()
+    expect(hpage.locator("#case-handlings code.hash")).to_contain_text(sha)
+    hpage.wait_for_function("document.querySelector('#case-handlings img.photo').naturalWidth > 0")
+    expect(hpage.locator("#case-inspections")).to_contain_text("已请求")
+
+    # The town office has no part in it.
+    tpage, t_errors = _page(browser, site)
+    _sign_in(tpage, "page-town")
+    expect(tpage.locator("#case-summary")).to_contain_text("共 0 件")
+
+    # The box re-inspects: clean, its snapshot verified by the ingest; the tick closes the case.
+    with store.write() as s:
+        case = s.get(CentreCase, case_id)
+        insp = s.get(records.CentreInspection, case.inspection_id)
+        snap = hashlib.sha256(b"re-inspection snapshot").hexdigest()
+        ans = m.InspectionAnswer(insp.request_id, "clean", utcnow(), snap, f"box-page/inspect/{snap}")
+        records.ingest_inspection(s, m.dump(m.Message("box-page", 8, "box-page:8", "inspection", inspection=ans)))
+        insp.snapshot_state = "verified"
+    assert _tick(store, cfg).closed == [case_id]
+
+    page.reload()
+    row = page.locator(f'#case-list tr[data-case="{case_id}"]')
+    expect(row).to_contain_text("已结案")
+    row.click()
+    expect(page.locator("#case-inspections")).to_contain_text("据此结案")
+    trail = page.locator("#case-trail li")
+    expect(trail).to_have_count(5)  # filed, dispatched, handled, re-inspection asked, closed
+    expect(trail.last).to_contain_text("结案 Closed")
+    shot = tmp_path / "centre-page.png"
+    page.screenshot(path=str(shot), full_page=True)
+    shutil.copyfile(shot, SCREENSHOT_COPY)
+
+    # Statistics: the month's table and chart, and the CSV export.
+    page.click("#tab-stats")
+    stat = page.locator("#stats-rows tr", has_text="建设路")
+    expect(stat).to_be_visible()
+    expect(stat.locator("td").nth(0)).to_have_text("1")  # cases
+    expect(stat.locator("td").nth(2)).to_have_text("1")  # closed
+    expect(stat.locator("td").nth(8)).to_have_text("100%")
+    expect(page.locator('#stats-chart rect.bar.cases[data-key="建设路"]')).to_have_count(1)
+    page.select_option("#stats-by", "department")
+    page.click("#stats-form button[type=submit]")
+    expect(page.locator("#stats-rows")).to_contain_text("交管大队")
+    with page.expect_download() as dl:
+        page.click("#stats-csv")
+    csv_path = tmp_path / "stats.csv"
+    dl.value.save_as(str(csv_path))
+    text = csv_path.read_text(encoding="utf-8")
+    assert text.startswith("department,cases,") and "traffic,1," in text
+    page.screenshot(path=str(tmp_path / "stats.png"), full_page=True)
+    shutil.copyfile(tmp_path / "stats.png", Path("/tmp/centre-stats.png"))
+    assert js_errors == [] and h_errors == [] and t_errors == []

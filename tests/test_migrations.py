@@ -1,0 +1,210 @@
+"""Alembic migrations of the edge and centre databases, on SQLite and a real PostgreSQL server.
+
+An edge database from before Alembic, of the officer-review shape (revision e0001) and holding
+evidence, is upgraded when epatrol opens it: the rows and the hash chain are kept and the new
+columns, constraint and tables work. A new database is created at head; one of the last shape
+before Alembic is stamped; one from a newer epatrol is refused naming its revision. After every
+path the schema equals what the code declares (Alembic's own comparison finds no difference).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+
+from epatrol.centre.store import CentreStore
+from epatrol.evidence.db import Database, SchemaMismatch
+from epatrol.evidence.schema import Base
+from epatrol.evidence.verify import verify_ledger
+from epatrol.migrations.runner import alembic_config, head_of
+from epatrol.migrations.trees import CENTRE, EDGE, centre_metadata
+
+T0 = datetime(2026, 11, 2, 1, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'db.sqlite'}"
+    from pg import pg_unavailable_reason
+
+    if (why := pg_unavailable_reason()) is not None:
+        pytest.skip(why)
+    return request.getfixturevalue("postgres").create_database(f"mig_{tmp_path.name.lower()[-40:]}".replace("-", "_"))
+
+
+def _version(url: str, tree=EDGE) -> str | None:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn, opts={"version_table": tree.version_table}).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def _differences(url: str, tree=EDGE) -> list:
+    """What Alembic's autogenerate would change to reach the tables the code declares."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True, "version_table": tree.version_table})
+            return compare_metadata(context, tree.metadata())
+    finally:
+        engine.dispose()
+
+
+def _record_evidence(db: Database) -> tuple[int, int]:
+    db.upsert_camera("cam-1", "实验小学东门", "school", "rtsp://user:pw@10.0.0.5/1")
+    ev = db.open_event("cam-1", "gate", "parked_bikes", T0, T0 + timedelta(seconds=120), "yolov8n_int8", "a" * 64,
+                       [{"label": "bicycle", "box": [1, 2, 3, 4]}], {"dwell_s": 120})
+    db.add_file(ev, "clip", f"clips/{ev}.mp4", "b" * 64, 1234, T0)
+    db.close_event(ev, T0 + timedelta(minutes=5), "zone clear")
+    db.set_clip_state(ev, "complete")
+    other = db.open_event("cam-1", "gate", "parked_bikes", T0 + timedelta(hours=1), T0 + timedelta(hours=1), "yolov8n_int8",
+                          "a" * 64, [], {})
+    return ev, other
+
+
+def _make_pre_alembic_e0001(url: str) -> tuple[int, int]:
+    """A database of the officer-review shape holding evidence, with no Alembic version: built
+    at head with real writes, taken down to e0001, its version row dropped."""
+    db = Database(url)
+    ids = _record_evidence(db)
+    db.close()
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA foreign_keys = OFF")
+        command.downgrade(alembic_config(EDGE, conn), "e0001")
+        conn.execute(text("DROP TABLE alembic_version"))
+    with engine.connect() as conn:
+        insp = inspect(conn)
+        assert "camera_status" not in insp.get_table_names() and "uplink_outbox" not in insp.get_table_names()
+        assert "purged_at" not in {c["name"] for c in insp.get_columns("evidence_files")}
+    engine.dispose()
+    return ids
+
+
+def test_old_edge_database_is_upgraded_with_its_evidence(url):
+    ev, other = _make_pre_alembic_e0001(url)
+    assert _version(url) is None
+
+    db = Database(url)  # recognised as e0001, upgraded to head
+    try:
+        assert _version(url) == head_of(EDGE)
+        assert _differences(url) == []
+        got = db.get_event(ev)
+        assert (got.camera_name, got.zone, got.clip, got.clip_sha256, got.details) == (
+            "实验小学东门", "gate", f"clips/{ev}.mp4", "b" * 64, {"dwell_s": 120})
+        assert got.ended_at == T0 + timedelta(minutes=5) and db.get_event(other).clip_state == "recording"
+        assert verify_ledger(db).problems == []  # the hash chain survived the table rebuilds
+        # What the newer revisions added works on the old data:
+        db.set_clip_state(ev, "purged")  # e0002: the widened CHECK constraint
+        db.save_camera_status([{"camera_id": "cam-1", "state": "online"}])  # e0003
+        with db.write_transaction() as s:  # e0004: the uplink's tables
+            s.execute(text("INSERT INTO uplink_cursor (id, ledger_seq) VALUES (1, 0)"))
+        third = db.open_event("cam-1", "gate", "parked_bikes", T0, T0, "m", "a" * 64, [], {})
+        assert third > other  # ids are never reused (AUTOINCREMENT kept through the rebuild)
+        assert verify_ledger(db).problems == []
+    finally:
+        db.close()
+    assert Database(url).get_event(ev).clip_state == "purged"  # reopening is a no-op at head
+
+
+def test_new_and_last_pre_alembic_shape_are_stamped(url):
+    Database(url).close()
+    assert _version(url) == head_of(EDGE) and _differences(url) == []
+
+    # A box that ran before Alembic made its tables with create_all: stamped e0003, then upgraded.
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE alembic_version"))
+        conn.execute(text("DROP TABLE uplink_outbox"))
+        conn.execute(text("DROP TABLE uplink_cursor"))
+    engine.dispose()
+    Database(url).close()
+    assert _version(url) == head_of(EDGE) and _differences(url) == []
+
+
+def test_database_from_a_newer_epatrol_is_refused_naming_its_revision(url):
+    Database(url).close()
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'e0999'"))
+    engine.dispose()
+    with pytest.raises(SchemaMismatch, match="edge schema revision e0999.*newer epatrol"):
+        Database(url)
+
+
+def test_centre_database_is_created_at_head(url):
+    store = CentreStore(url)
+    store.close()
+    assert _version(url, CENTRE) == head_of(CENTRE)
+    assert _differences(url, CENTRE) == []
+    CentreStore(url).close()  # reopening changes nothing
+    assert _version(url, CENTRE) == head_of(CENTRE)
+
+
+def test_one_sqlite_file_holds_a_box_and_its_centre(tmp_path):
+    """A single box acting as its own centre: both trees in one file, each with its version table;
+    the migrations alone make exactly the tables the code declares."""
+    url = f"sqlite:///{tmp_path / 'both.db'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(EDGE, conn), "head")
+        assert set(inspect(conn).get_table_names()) - {"alembic_version"} == set(Base.metadata.tables)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(CENTRE, conn), "head")
+        tables = set(inspect(conn).get_table_names())
+        assert tables == set(Base.metadata.tables) | set(centre_metadata().tables) | {"alembic_version", "alembic_version_centre"}
+    engine.dispose()
+    Database(url).close()
+    CentreStore(url).close()
+    assert (_version(url), _version(url, CENTRE)) == (head_of(EDGE), head_of(CENTRE))
+
+
+def test_centre_tables_made_by_create_all_are_stamped_and_completed(url):
+    """The ingest made the record tables with create_all before the workflow existed: the
+    database is recognised as c0001 and the case, user and audit tables are added."""
+    from epatrol.centre import records
+    from epatrol.centre.base import CentreBase
+
+    engine = create_engine(url)
+    CentreBase.metadata.create_all(engine, tables=[m.__table__ for m in (
+        records.CentreBox, records.CentreCamera, records.CentreEvent, records.CentreEvidence, records.CentreInspection)])
+    engine.dispose()
+    CentreStore(url).close()
+    assert _version(url, CENTRE) == head_of(CENTRE) and _differences(url, CENTRE) == []
+
+
+def test_two_openers_at_once_migrate_once(url, caplog):
+    """`epatrol run` and `epatrol serve` starting together on an old database: one upgrades under
+    the write lock, the other waits and finds it done; both open it."""
+    import threading
+
+    _make_pre_alembic_e0001(url)
+    results: list = []
+    barrier = threading.Barrier(2)
+
+    def open_it() -> None:
+        barrier.wait()
+        try:
+            Database(url).close()
+            results.append("ok")
+        except Exception as e:  # noqa: BLE001 (reported below)
+            results.append(e)
+
+    threads = [threading.Thread(target=open_it) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert results == ["ok", "ok"]
+    assert _version(url) == head_of(EDGE) and _differences(url) == []
+    upgrades = [r for r in caplog.records if "upgraded from revision e0001" in r.getMessage()]
+    assert len(upgrades) == 1, [r.getMessage() for r in upgrades]
