@@ -364,12 +364,7 @@ class Review(_Section):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, name: str | None) -> str | None:
-        if name is not None:
-            try:
-                ZoneInfo(name)
-            except (ZoneInfoNotFoundError, ValueError, OSError):
-                raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Asia/Shanghai)") from None
-        return name
+        return _check_time_zone(name)
 
 
 class Config(_Section):
