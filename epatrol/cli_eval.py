@@ -20,19 +20,21 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--markdown", type=Path, help="write the metrics table (and the per-clip table) as markdown")
     p.add_argument("--build", type=Path, metavar="DIR", help="first build the labelled set from ../shared into DIR (kept files are reused)")
     p.add_argument("--shared", type=Path, help="with --build: the shared folder holding media/ and datasets/ (default ../shared)")
+    p.add_argument("--quiet-hours", type=float, default=1.0, metavar="H",
+                   help="with --build: length of each long quiet negative clip in hours (6 scenes, each watched by all four judges; 0: none)")
     p.add_argument("--models", type=Path, help="models folder (default: EPATROL_MODELS, else ../shared/models)")
     p.add_argument("--storage", type=Path, help="keep the run's database and evidence here (default: a temporary folder, deleted)")
     p.set_defaults(standalone=cmd_eval)
 
 
-def _build(out_dir: Path, shared: Path | None) -> Path:
+def _build(out_dir: Path, shared: Path | None, quiet_hours: float) -> Path:
     import epatrol
 
     script = Path(epatrol.__file__).resolve().parents[1] / "sample_videos" / "eval_set.py"
     if not script.is_file():
         raise FileNotFoundError(f"--build needs a source checkout: {script} not found")
     build = runpy.run_path(str(script))["build_eval_set"]
-    return build(out_dir, shared) if shared else build(out_dir)
+    return build(out_dir, shared, quiet_s=quiet_hours * 3600) if shared else build(out_dir, quiet_s=quiet_hours * 3600)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -42,7 +44,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     truth = args.truth
     if args.build is not None:
-        built = _build(args.build, args.shared)
+        built = _build(args.build, args.shared, args.quiet_hours)
         truth = truth or built
     if truth is None:
         print("epatrol eval: give --truth FILE (or --build DIR)", file=sys.stderr)

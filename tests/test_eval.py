@@ -10,7 +10,7 @@ import yaml
 
 from epatrol.cli import main
 from epatrol.evaluation.ground_truth import GroundTruthError, load_ground_truth, parse_ground_truth
-from epatrol.evaluation.matching import Alert, match_clip, poisson_upper, summarise
+from epatrol.evaluation.matching import Alert, match_clip, poisson_upper, summarise, wilson_interval
 
 HOUR = 3600.0
 
@@ -77,6 +77,8 @@ def test_summary_precision_recall_delay_and_false_alerts_per_camera_hour():
     assert m.false_alerts_per_camera_hour == pytest.approx(2 / 2.0)
     assert m.false_alerts_per_camera_day == pytest.approx(24.0)
     assert m.false_alerts_per_camera_day_95 == pytest.approx(poisson_upper(2) / 2.0 * 24)
+    assert m.false_alerts_per_camera_hour_95 == pytest.approx(poisson_upper(2) / 2.0)
+    assert m.precision_95 == pytest.approx(wilson_interval(2, 4)) and m.recall_95 == pytest.approx(wilson_interval(2, 3))
 
 
 def test_no_alerts_leaves_precision_undefined_and_zero_false_alerts_still_bounded():
@@ -84,6 +86,15 @@ def test_no_alerts_leaves_precision_undefined_and_zero_false_alerts_still_bounde
     assert m.precision is None and m.recall is None and m.median_onset_to_alert_s is None
     assert m.false_alerts_per_camera_day == 0.0
     assert m.false_alerts_per_camera_day_95 == pytest.approx(3.0 * 24, rel=0.01)  # the "rule of three"
+
+
+def test_wilson_intervals_match_published_values():
+    # Reference values: Wilson score intervals at 95 % as tabulated by statsmodels' proportion_confint(method="wilson").
+    assert wilson_interval(3, 3) == pytest.approx((0.4385, 1.0), abs=1e-4)
+    assert wilson_interval(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
+    assert wilson_interval(8, 10) == pytest.approx((0.4902, 0.9433), abs=1e-4)
+    assert wilson_interval(2, 4) == pytest.approx((0.1500, 0.8500), abs=1e-4)
+    assert wilson_interval(0, 0) is None
 
 
 def test_poisson_upper_bounds():
@@ -117,7 +128,8 @@ def test_report_names_clips_that_could_not_run_and_why(tmp_path):
     assert bikes["recall"] == 1.0 and bikes["median_onset_to_alert_s"] == pytest.approx(121.0)
     table = markdown_table(report)
     assert f"| overflowing_bins | 1 | – | not run: {why} |" in table
-    assert "| parked_bikes | 1 (+1 not run) | 1 | 1 | 1.00 | 1.00 | 121.0 s |" in table
+    # 1 of 1: the Wilson interval printed beside each point score says how little one clip proves
+    assert "| parked_bikes | 1 (+1 not run) | 1 | 1 | 1.00 (0.21–1.00) | 1.00 (0.21–1.00) | 121.0 / 121.0 s |" in table
 
 
 # --------------------------------------------------------------------------- the ground-truth file

@@ -9,7 +9,8 @@ The rule, precisely:
   matched is a DUPLICATE (one real violation must give one event) and counts as a false alert.
 - An alert matching no interval is a false alert (OUTSIDE); an interval no alert matched is MISSED.
 - onset-to-alert of a match = alert - start.
-- precision = matched / alerts; recall = matched intervals / intervals (None when undefined).
+- precision = matched / alerts; recall = matched intervals / intervals (None when undefined), each
+  with its 95 % Wilson score interval: with 3 of 3 found, recall can still be as low as 0.44.
 - negative footage = the clip's duration outside every [start, end + tolerance]; positive
   footage = the duration inside the truth intervals. False alerts per camera-hour = false alerts
   (outside + duplicates) / negative camera-hours; duplicates happen in positive time, so
@@ -118,6 +119,27 @@ def poisson_upper(count: int, confidence: float = 0.95) -> float:
     return hi
 
 
+def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float] | None:
+    """Two-sided Wilson score interval of a proportion (None with no trials). Chosen over the plain
+    normal interval because it stays inside [0, 1] and is honest at 0/n and n/n, which small
+    evaluation sets hit all the time."""
+    if trials <= 0:
+        return None
+    z = _normal_quantile(0.5 + confidence / 2)
+    p = successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _normal_quantile(q: float) -> float:
+    lo, hi = -10.0, 10.0
+    for _ in range(100):  # bisection on the normal CDF: exact enough, no scipy at run time
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if 0.5 * math.erfc(-mid / math.sqrt(2)) < q else (lo, mid)
+    return (lo + hi) / 2
+
+
 @dataclass(frozen=True)
 class ViolationMetrics:
     violation: str
@@ -130,11 +152,14 @@ class ViolationMetrics:
     duplicates: int
     precision: float | None
     recall: float | None
+    precision_95: tuple[float, float] | None  # Wilson interval
+    recall_95: tuple[float, float] | None
     median_onset_to_alert_s: float | None
     max_onset_to_alert_s: float | None
     positive_hours: float
     negative_hours: float
     false_alerts_per_camera_hour: float | None
+    false_alerts_per_camera_hour_95: float | None  # one-sided Poisson upper bound
     false_alerts_per_camera_day: float | None
     false_alerts_per_camera_day_95: float | None  # upper bound: what the negative footage can vouch for
     onset_to_alert_s: list[float] = field(default_factory=list)
@@ -159,11 +184,14 @@ def summarise(violation: str, outcomes: Sequence[ClipOutcome]) -> ViolationMetri
         duplicates=sum(len(o.duplicates) for o in outcomes),
         precision=len(matches) / alerts if alerts else None,
         recall=len(matches) / intervals if intervals else None,
+        precision_95=wilson_interval(len(matches), alerts),
+        recall_95=wilson_interval(len(matches), intervals),
         median_onset_to_alert_s=statistics.median(delays) if delays else None,
         max_onset_to_alert_s=delays[-1] if delays else None,
         positive_hours=sum(o.positive_s for o in outcomes) / 3600,
         negative_hours=negative_h,
         false_alerts_per_camera_hour=per_hour,
+        false_alerts_per_camera_hour_95=poisson_upper(false_alerts) / negative_h if negative_h > 0 else None,
         false_alerts_per_camera_day=per_hour * 24 if per_hour is not None else None,
         false_alerts_per_camera_day_95=poisson_upper(false_alerts) / negative_h * 24 if negative_h > 0 else None,
         onset_to_alert_s=delays,

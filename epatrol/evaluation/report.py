@@ -69,9 +69,16 @@ def _num(x: float | None, fmt: str) -> str:
     return "–" if x is None else format(x, fmt)
 
 
+def _with_interval(x: float | None, ci: list[float] | tuple[float, float] | None) -> str:
+    if x is None:
+        return "–"
+    return f"{x:.2f}" + (f" ({ci[0]:.2f}–{ci[1]:.2f})" if ci else "")
+
+
 def markdown_table(report: dict[str, Any]) -> str:
     lines = [
-        "| violation | clips | true violations | alerts | precision | recall | median onset→alert | false alerts | per camera-hour | per camera-day (95% upper) | positive / negative camera-hours |",
+        "| violation | clips | true violations | alerts | precision (95% CI) | recall (95% CI) | onset→alert median / max "
+        "| false alerts | per camera-hour (95% upper) | per camera-day (95% upper) | positive / negative camera-hours |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, m in report["violations"].items():
@@ -80,10 +87,12 @@ def markdown_table(report: dict[str, Any]) -> str:
             lines.append(f"| {name} | {m['clips_not_run']} | – | not run: {why} | – | – | – | – | – | – | – |")
             continue
         clips = f"{m['clips']}" + (f" (+{m['clips_not_run']} not run)" if m["clips_not_run"] else "")
-        delay = "–" if m["median_onset_to_alert_s"] is None else f"{m['median_onset_to_alert_s']:.1f} s"
+        delay = "–" if m["median_onset_to_alert_s"] is None else f"{m['median_onset_to_alert_s']:.1f} / {m['max_onset_to_alert_s']:.1f} s"
         lines.append(
-            f"| {name} | {clips} | {m['truth_intervals']} | {m['alerts']} | {_num(m['precision'], '.2f')} | {_num(m['recall'], '.2f')} "
-            f"| {delay} | {m['false_alerts']} ({m['duplicates']} dup.) | {_num(m['false_alerts_per_camera_hour'], '.2f')} "
+            f"| {name} | {clips} | {m['truth_intervals']} | {m['alerts']} | {_with_interval(m['precision'], m['precision_95'])} "
+            f"| {_with_interval(m['recall'], m['recall_95'])} "
+            f"| {delay} | {m['false_alerts']} ({m['duplicates']} dup.) "
+            f"| {_num(m['false_alerts_per_camera_hour'], '.2f')} ({_num(m['false_alerts_per_camera_hour_95'], '.2f')}) "
             f"| {_num(m['false_alerts_per_camera_day'], '.1f')} ({_num(m['false_alerts_per_camera_day_95'], '.1f')}) "
             f"| {m['positive_hours']:.2f} / {m['negative_hours']:.2f} |"
         )
