@@ -63,8 +63,6 @@ def pipeline_config(spec: dict) -> dict:
             violations[name] = {"sample_every_s": interval}
     if "parked_bikes" in violations:
         violations["parked_bikes"].update(dwell_s=3.0, end_after_s=30.0)
-    if "open_burning" in violations:  # its confirmation window must hold persist_min_hits samples
-        violations["open_burning"]["persist_window_s"] = 3.0 * max(1.0, interval)
     cameras = [
         {
             "id": f"cam-{i:02d}",

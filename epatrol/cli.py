@@ -198,6 +198,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(shared=args.shared, storage=args.storage, log_level=args.log_level)
 
 
+def cmd_fit_fire(args: argparse.Namespace) -> int:
+    from epatrol.training.fire_fit import run as fit_fire  # offline code: imported only here
+
+    models = args.shared / "models"
+    try:
+        fit_fire(args.shared, args.out, args.report, models if models.is_dir() else None, args.cache, args.limit,
+                 log=lambda s: print(s, file=sys.stderr))
+    except (FileNotFoundError, ValueError) as e:
+        print(f"epatrol: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="epatrol", description="Electronic patrol: cameras -> violations -> evidence.")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -235,6 +248,13 @@ def build_parser() -> argparse.ArgumentParser:
     cli_review.add_parsers(sub, with_config)  # user add, verify-export
     cli_eval.add_parsers(sub)  # eval
     cli_train.add_parsers(sub)  # train-bins (no config)
+    fit_fire = sub.add_parser("fit-fire", help="fit the open-burning decision on the real scenes of the shared folder; writes it and a report")
+    fit_fire.add_argument("--shared", type=Path, default=Path("../shared"), help="the shared folder (datasets/fire-smoke-cctv, media/, models/)")
+    fit_fire.add_argument("--out", type=Path, default=Path("epatrol/detectors/data/fire_decision.json"), help="where the decision goes")
+    fit_fire.add_argument("--report", type=Path, default=None, help="folder for open_burning.md and its PNGs (e.g. docs/reports)")
+    fit_fire.add_argument("--cache", type=Path, default=Path("build/fire_fit/boxes.json"), help="the model's boxes per frame, kept between refits")
+    fit_fire.add_argument("--limit", type=int, default=None, help="use about this many scenes (a quick trial run)")
+    fit_fire.set_defaults(standalone=cmd_fit_fire)
     cli_centre.add_parsers(sub)  # centre (its own centre.yaml)
     centre_cli_users.add_parsers(sub)  # centre-user
     cli_bench.add_parsers(sub)  # bench (from a source checkout)

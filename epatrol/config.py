@@ -53,6 +53,12 @@ class Zone(_Section):
         min_length=1,
         description="When the zone's rules are active (local time, see the camera's timezone); omitted: the site's default, else always.",
     )
+    clean_reference: Path | None = Field(
+        None,
+        description="Street vending: a photo (PNG/JPEG) of this camera's view with the zone empty (no stall, people or vehicles) at a quiet hour, "
+        "in light like the patrol's; the background starts from it, so a stall already there at start is found. Relative to the config file; "
+        "omitted: references/<camera>/<zone>.png under the storage root when present (see detectors/zone_reference.py).",
+    )
 
 
 class Window(_Section):
@@ -179,6 +185,7 @@ class StreetVending(ViolationRules):
     change_threshold: float = Field(0.5, gt=0, lt=1, description="1 - SSIM contrast-structure of a cell above this: its structure changed.")
     min_stay_fraction: float = Field(0.6, gt=0, le=1, description="Share of the samples since onset in which a staying cell must be seen changed.")
     max_gap_s: float = Field(20.0, gt=0, description="A staying cell showing other content (or the background) this long is dropped.")
+    persist_every_s: float = Field(300.0, ge=0, description="Save each zone's learned background (its trusted cells) under the storage root this often, and reload it at start (0: never).")
 
     @model_validator(mode="after")
     def _consistent(self) -> "StreetVending":
@@ -201,33 +208,25 @@ class StreetVending(ViolationRules):
 
 
 class OpenBurning(ViolationRules):
-    """Open burning (露天焚烧): the fire_smoke model's boxes, confirmed over time by physical cues.
-
-    Defaults come from measurements on real footage (see epatrol/detectors/open_burning.py)."""
+    """Open burning (露天焚烧): the fire_smoke model's boxes, followed as regions over time and
+    confirmed by a decision fitted on real footage (`epatrol fit-fire`; see
+    epatrol/detectors/open_burning.py and docs/reports/open_burning.md)."""
 
     confidence: float = Field(0.3, gt=0, lt=1, description="Detector score a fire or smoke box needs to be a candidate.")
-    sample_every_s: float = Field(0.5, gt=0, description="Seconds between analysed frames (fire is fast: sampled faster than the slow violations).")
-    persist_window_s: float = Field(3.0, gt=0, description="Wall-clock window in which a candidate region must keep being detected.")
-    persist_min_hits: int = Field(4, ge=2, description="Samples in the window that must detect the region.")
-    min_flicker: float = Field(6.0, ge=0, description="Median change of the region's content between its samples (grey levels 0..255): flames change, a photo, lamp or sign does not.")
-    min_shape_change: float = Field(0.1, ge=0, description="Median |ln(area ratio)| of the region's box between its samples: flames change shape, a rigid object keeps its size.")
-    smoke_alone: bool = Field(False, description="Also alert on smoke with no confirmed flame (fog, steam and foggers look the same to the cues: off by default).")
-    smoke_window_s: float = Field(6.0, gt=0, description="smoke_alone: window in which a smoke region must persist, grow or rise.")
-    smoke_min_hits: int = Field(8, ge=2, description="smoke_alone: samples in smoke_window_s that must detect the smoke region.")
-    min_smoke_growth: float = Field(0.3, ge=0, description="smoke_alone: relative growth of the smoke box's area over the window (0.3 = +30%), or ...")
-    min_smoke_rise: float = Field(0.2, ge=0, description="smoke_alone: ... rise of its top edge over the window, in box heights.")
+    sample_every_s: float = Field(0.5, gt=0, description="Seconds between analysed frames (fire is fast: sampled faster than the slow violations; the decision was fitted at 0.5 s).")
+    decision: Path | None = Field(None, description="Fitted decision file (JSON from `epatrol fit-fire`); None: the one shipped with epatrol. Relative to the config file.")
+    persist_window_s: float | None = Field(None, gt=0, description="Window over which a region's cues are measured (None: the decision file's, 4 s). Change it only with a decision fitted for it.")
+    persist_min_hits: int = Field(3, ge=2, description="Floor: samples in the window that must detect a region before the fitted score may confirm it (a one-frame false positive never does).")
+    smoke_alone: bool = Field(True, description="Smoke with no confirmed flame alerts when its fitted smoke score passes (open burning of rubbish, leaves or straw is mostly smoke); false: smoke is only reported beside a confirmed flame.")
     end_after_s: float = Field(60.0, gt=0, description="No confirmed fire in the zone this long ends the episode.")
 
     @model_validator(mode="after")
     def _hits_fit_the_window(self) -> "OpenBurning":
-        checks = [(self.persist_min_hits, self.persist_window_s, "persist")]
-        if self.smoke_alone:
-            checks.append((self.smoke_min_hits, self.smoke_window_s, "smoke"))
-        for hits, window, name in checks:
-            possible = int(window / self.sample_every_s + 1e-9) + 1
-            if hits > possible:
+        if self.persist_window_s is not None:
+            possible = int(self.persist_window_s / self.sample_every_s + 1e-9) + 1
+            if self.persist_min_hits > possible:
                 raise ValueError(
-                    f"{name}_min_hits={hits} can never be reached: {window} s at one sample every "
+                    f"persist_min_hits={self.persist_min_hits} can never be reached: {self.persist_window_s} s at one sample every "
                     f"{self.sample_every_s} s holds at most {possible} samples"
                 )
         return self
@@ -248,6 +247,8 @@ class OverflowingBins(ViolationRules):
     persist_window_s: float = Field(60.0, gt=0, description="Wall-clock window over which the zone must keep looking overflowing.")
     persist_min_hits: int = Field(4, ge=1, description="Overflowing samples needed within persist_window_s to start an episode.")
     end_after_s: float = Field(300.0, gt=0, description="No overflowing sample this long ends the episode.")
+    presence_samples: int = Field(3, ge=1, description="Unhidden samples at start-up whose mean P(bin) decides whether the zone holds a bin; a zone without one is reported as a configuration problem and never alerts.")
+    min_presence: float | None = Field(None, gt=0, lt=1, description="Mean P(bin) a zone needs to count as holding a bin (None: the threshold chosen in fitting, `epatrol train-bins --presence`).")
 
     @model_validator(mode="after")
     def _hits_fit_the_window(self) -> "OverflowingBins":
@@ -408,10 +409,13 @@ def _resolve_relative(cfg: Config, base: Path) -> Config:
     def rel(p: Path | None) -> Path | None:
         return p if p is None or p.is_absolute() else (base / p).resolve()
 
-    cameras = [
-        c if c.is_live or Path(c.url).is_absolute() else c.model_copy(update={"url": str((base / c.url).resolve())})
-        for c in cfg.cameras
-    ]
+    def with_paths(c: Camera) -> Camera:
+        url = c.url if c.is_live or Path(c.url).is_absolute() else str((base / c.url).resolve())
+        zones = [z.model_copy(update={"clean_reference": rel(z.clean_reference)}) for z in c.zones]
+        return c.model_copy(update={"url": url, "zones": zones})
+
+    cameras = [with_paths(c) for c in cfg.cameras]
+    burning = cfg.violations.open_burning
     return cfg.model_copy(
         update={
             "storage": cfg.storage.model_copy(update={"root": rel(cfg.storage.root)}),
@@ -419,6 +423,7 @@ def _resolve_relative(cfg: Config, base: Path) -> Config:
             "review": cfg.review.model_copy(update={"signing_key": rel(cfg.review.signing_key)}),
             "uplink": cfg.uplink and cfg.uplink.model_copy(update={"tls_ca": rel(cfg.uplink.tls_ca)}),
             "cameras": cameras,
+            "violations": cfg.violations.model_copy(update={"open_burning": burning.model_copy(update={"decision": rel(burning.decision)})}),
         }
     )
 

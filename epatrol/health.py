@@ -34,6 +34,7 @@ class CameraHealth:
     events: Counter = field(default_factory=Counter)  # events started, by violation
     clips_failed: int = 0
     storage_faults: Counter = field(default_factory=Counter)  # event_dropped, snapshot_failed, db_write_failed
+    problems: list[str] = field(default_factory=list)  # configuration problems the judges found (e.g. a bin zone with no bin)
     changed_utc: datetime = field(default_factory=_now)
 
     @property
@@ -119,6 +120,15 @@ class HealthBoard:
             else:
                 cam.storage_faults[what] += 1
 
+    def set_problems(self, camera_id: str, problems: list[str]) -> None:
+        with self._lock:
+            cam = self._cameras.get(camera_id)
+            if cam is not None and cam.problems != problems:
+                cam.problems = list(problems)
+
     def snapshot(self) -> list[CameraHealth]:
         with self._lock:
-            return [replace(c, events=Counter(c.events), storage_faults=Counter(c.storage_faults)) for c in self._cameras.values()]
+            return [
+                replace(c, events=Counter(c.events), storage_faults=Counter(c.storage_faults), problems=list(c.problems))
+                for c in self._cameras.values()
+            ]

@@ -25,6 +25,7 @@ from epatrol.detectors.overflowing_bins import OverflowingBinsJudge
 from epatrol.detectors.parked_bikes import ParkedBikesJudge
 from epatrol.detectors.schedule import zone_schedule
 from epatrol.detectors.street_vending import StreetVendingJudge
+from epatrol.detectors.zone_reference import zone_references
 from epatrol.detectors.suppression import dismissed_from_records
 from epatrol.detectors.zones import ZoneShape
 from epatrol.evidence.db import Database
@@ -87,7 +88,8 @@ def build_judges(camera: Camera, cfg: Config) -> list[Judge]:
     if bikes := zones(Violation.parked_bikes):
         judges.append(ParkedBikesJudge(camera.id, bikes, cfg.violations.parked_bikes, model=cfg.models.detector))
     if vending := zones(Violation.street_vending):
-        judges.append(StreetVendingJudge(camera.id, vending, cfg.violations.street_vending, model=cfg.models.detector))
+        judges.append(StreetVendingJudge(camera.id, vending, cfg.violations.street_vending, model=cfg.models.detector,
+                                         references=zone_references(camera, cfg.storage.root), storage=cfg.storage.root))
     if fire := zones(Violation.open_burning):
         judges.append(OpenBurningJudge(camera.id, fire, cfg.violations.open_burning))
     if bins := zones(Violation.overflowing_bins):
@@ -317,6 +319,9 @@ class CameraWorker:
         with times.measure("judge"):
             for judge in pending.judges:
                 events.extend((e, judge.model) for e in judge.process(pending.sample, results[judge.model].detections))
+        # Configuration problems a judge found in what it sees (a bin zone with no bin): /healthz shows them.
+        if problems := [p for j in self.judges for p in getattr(j, "problems", ())]:
+            self.health.set_problems(self.camera.id, problems)
         with times.measure("record"):
             for event, model in events:
                 self._record(event, model)

@@ -1,10 +1,12 @@
 """Overflowing bins: the trained classifier on real held-out photos, its robustness to light, the
-judge through the real pipeline on clips built from real photos, the config's checks, and the
-training code on a small subset of the real data set."""
+bin-presence precondition (no bin in the zone: never an alert, a configuration problem in
+/healthz), the judge through the real pipeline on clips built from real photos and footage, the
+config's checks, and the training code on a small subset of the real data set."""
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -14,7 +16,10 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import MODELS, camera_entry, make_config
+from fastapi.testclient import TestClient
+
+from conftest import MODELS, SHARED, camera_entry, make_config
+from epatrol.api.app import create_app
 from epatrol.config import ConfigError, OverflowingBins, parse_config
 from epatrol.detectors.bin_classifier import BinParameters, load_classifier
 from epatrol.detectors.bin_reference import structure, structure_change
@@ -27,14 +32,23 @@ from epatrol.evidence.db import Database
 from epatrol.models.detections import Detections
 from epatrol.streams.packets import Sample
 from epatrol.supervisor import run_cameras
-from sample_videos.scenes.bins import NOISE_SIGMA, ZONE, camera_view, light_at, scene_frames
+from epatrol.training.bins_presence_data import negative_crops
+from sample_videos.scenes.bins import NO_BIN, NOISE_SIGMA, ZONE, camera_view, light_at, no_bin_frames, scene_frames
 from sample_videos.build import encode_h264
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "bins-clean-dirty"
-# Measured on the full held-out split (413 photos): accuracy 0.81 (see the notes / README). This
-# test scores a fixed sample of 24 of them; the floor leaves room for a small sample's spread.
-ACCURACY_FLOOR = 0.7
+# Measured on the full held-out split (413 photos): accuracy 0.83 (docs/reports/overflowing_bins.md).
+# This test scores a fixed sample of 30 clean + 30 dirty of them (first by name hash), measured
+# 0.817 (49 of 60); the floor allows two more misses than measured, no more.
+ACCURACY_SAMPLE = 30
+ACCURACY_FLOOR = 0.78
 LIGHTS = ("dusk", "headlights", "shadow", "rain")
+# Presence: a fixed sample of 20 held-out bin photos and 20 no-bin crops of held-out sources.
+# Measured on the whole held-out side: 0.986 of 413 bin photos found, 0.995 of 211 crops rejected;
+# on this sample 20/20 found and 19/20 rejected. The floors allow one more miss each.
+PRESENCE_SAMPLE = 20
+PRESENCE_FOUND_FLOOR = 0.95
+PRESENCE_REJECTED_FLOOR = 0.9
 
 
 def _noisy(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -78,7 +92,7 @@ def test_dataset_is_deduplicated_and_split_by_scene(dataset, held_out):
 
 
 def test_classifier_accuracy_on_held_out_photos(held_out, classifier):
-    sample = _by_name_hash([p for p in held_out if p.label == 0])[:12] + _by_name_hash([p for p in held_out if p.label == 1])[:12]
+    sample = _by_name_hash([p for p in held_out if p.label == 0])[:ACCURACY_SAMPLE] + _by_name_hash([p for p in held_out if p.label == 1])[:ACCURACY_SAMPLE]
     right = [(classifier.score(cv2.imread(str(p.path))) >= classifier.threshold) == bool(p.label) for p in sample]
     assert np.mean(right) >= ACCURACY_FLOOR, f"{np.mean(right):.2f} on {len(sample)} held-out photos"
 
@@ -137,8 +151,8 @@ def test_a_dismissed_bin_scene_is_not_flagged_again_but_new_rubbish_is(held_out,
     """An officer dismissed the zone's event ("that bin always looks like this"): the same scene
     becomes the zone's clean reference and stays quiet; a different, overflowing scene in the same
     zone (another held-out photo standing in for new rubbish) still alerts."""
-    dirty = [camera_view(p.path) for p in _by_name_hash([p for p in held_out if p.label == 1])]
-    dirty = [v for v in dirty if classifier.score(v) >= classifier.threshold + 0.1][:2]
+    views = (camera_view(p.path) for p in _by_name_hash([p for p in held_out if p.label == 1]))
+    dirty = list(itertools.islice((v for v in views if classifier.score(v) >= classifier.threshold + 0.1), 2))  # the first two only
     assert len(dirty) == 2
     zone = ZoneShape("bin", ZONE)
     params = OverflowingBins(sample_every_s=1, persist_window_s=10, persist_min_hits=2, end_after_s=5)
@@ -207,6 +221,90 @@ def test_judge_alerts_on_overflowing_bins_and_not_on_clean_ones_under_light_chan
         assert ev.details["overflowing_samples"] >= 3
         assert all(s["score"] is not None for s in ev.details["samples"])
         assert ev.clip_state == "complete"
+
+
+@pytest.fixture(scope="module")
+def held_out_no_bin(shared_dir):
+    """No-bin crops of the sources the shipped presence parameters were never fitted on."""
+    crops = [c for c in negative_crops(SHARED) if c.held_out]
+    assert {c.source for c in crops} == {"bikes", "fire-smoke-cctv"}
+    return crops
+
+
+def test_presence_classifier_on_held_out_bins_and_no_bin_crops(held_out, held_out_no_bin, classifier):
+    """P(bin) on held-out bin photos (clean and dirty) and on no-bin crops of held-out sources."""
+    bins = _by_name_hash(held_out)[:PRESENCE_SAMPLE]
+    crops = held_out_no_bin[:: max(1, len(held_out_no_bin) // PRESENCE_SAMPLE)][:PRESENCE_SAMPLE]
+    found = np.mean([classifier.assess(cv2.imread(str(p.path)))[1] >= classifier.presence_threshold for p in bins])
+    rejected = np.mean([classifier.assess(c.image)[1] < classifier.presence_threshold for c in crops])
+    assert found >= PRESENCE_FOUND_FLOOR and rejected >= PRESENCE_REJECTED_FLOOR, f"bins found {found:.2f}, no-bin rejected {rejected:.2f}"
+
+
+def test_no_bin_crops_keep_their_scene_groups_apart(held_out_no_bin):
+    crops = negative_crops(SHARED)
+    assert len({c.key for c in crops}) == len(crops)
+    held = {c.group for c in crops if c.held_out}
+    assert held.isdisjoint({c.group for c in crops if not c.held_out})
+    assert {"vtest", "dhaka"} <= {c.group for c in crops if not c.held_out}  # the two false-alert cases are learned
+
+
+class _FixedScorer:
+    """A scorer that always says "overflowing", with a fixed P(bin): the judge's logic alone."""
+
+    threshold, presence_threshold = 0.5, 0.5
+
+    def __init__(self, presence: float) -> None:
+        self.presence = presence
+
+    def assess(self, bgr):
+        return 0.99, self.presence
+
+
+@pytest.mark.parametrize(("presence", "alerts"), [(0.1, False), (0.9, True)])
+def test_presence_is_established_first_and_a_zone_without_a_bin_never_alerts(presence, alerts):
+    zone = ZoneShape("bin", ZONE)
+    params = OverflowingBins(sample_every_s=1, persist_window_s=10, persist_min_hits=2, presence_samples=3)
+    judge = OverflowingBinsJudge("bins-test", [zone], params, classifier=_FixedScorer(presence))
+    frame = np.full((480, 640, 3), 128, np.uint8)
+    events = [e for t in range(20) for e in judge.process(_sample(frame, t), Detections.empty(("person",)))]
+    started = [e for e in events if isinstance(e, EpisodeStarted)]
+    assert bool(started) == alerts
+    assert bool(judge.problems) != alerts
+    if alerts:
+        assert started[0].alert == _sample(frame, 2).utc  # nothing before presence is established (3rd sample)
+    else:
+        assert "zone bin: no bin seen" in judge.problems[0] and judge.states["bin"].has_bin is False
+
+
+def test_zones_without_a_bin_never_alert_and_show_in_healthz(held_out, classifier, detector, tmp_path):
+    """Real footage and a real photo with a bins zone drawn where there is no bin (a hand cart's
+    goods, a pavement with people): no event, and the zone is a configuration problem in the
+    camera's health and in /healthz; an overflowing bin on another camera still alerts."""
+    dirty = next(p.path for p in _by_name_hash([p for p in held_out if p.label == 1])
+                 if classifier.score(camera_view(p.path)) >= classifier.threshold + 0.15)
+    seconds = 8.0  # samples at 0, 2, 4, 6 s: presence is established at the third
+    cameras = [camera_entry("bins-dirty", _clip(tmp_path / "dirty.mp4", dirty, "steady", seconds),
+                            {"name": "bin", "polygon": [list(p) for p in ZONE], "violations": ["overflowing_bins"]})]
+    for name, media, zone, _ in NO_BIN:
+        frames, fps = no_bin_frames(SHARED / "media" / media, seconds, seed=5)
+        path = encode_h264(frames, tmp_path / f"{name}.mp4", fps=fps)
+        cameras.append(camera_entry(name, path, {"name": "bin", "polygon": [list(p) for p in zone], "violations": ["overflowing_bins"]}))
+    # The cart's goods are mostly behind the men beside it: a hidden crop would only be skipped, so
+    # occlusion is let through here to make the judge look at goods and people and decide presence.
+    raw = make_config(tmp_path / "data", cameras, violations={"overflowing_bins": {
+        "sample_every_s": 2.0, "persist_window_s": 8.0, "persist_min_hits": 3, "end_after_s": 60, "max_occlusion": 0.9}})
+    cfg = parse_config(raw)
+    db = Database(cfg.database_url)
+    workers = {w.camera.id: w for w in run_cameras(cfg, {detector.name: detector}, db, threading.Event())}
+    assert [e.camera_id for e in db.list_events()] == ["bins-dirty"]
+    body = TestClient(create_app(cfg, db, health=workers["bins-dirty"].health)).get("/healthz").json()
+    assert body["status"] == "degraded"
+    assert set(body["problems"]) == {name for name, *_ in NO_BIN}
+    for name, *_ in NO_BIN:
+        judge = next(j for j in workers[name].judges if j.violation == "overflowing_bins")
+        assert judge.states["bin"].has_bin is False
+        assert body["problems"][name] == judge.problems and "no bin seen" in judge.problems[0]
+    assert "bins-dirty" not in body["problems"]
 
 
 @pytest.mark.parametrize(

@@ -87,7 +87,9 @@ def create_app(cfg: Config, db: Database | None = None, *, health: Any = None, r
         if health is not None:  # cameras run in this process (`epatrol run --serve`): their state
             body["health"] = [h.as_json() for h in health.snapshot()]
             body["offline"] = [c["camera_id"] for c in body["health"] if not c["online"]]
-            body["status"] = "degraded" if body["offline"] else "ok"
+            # Configuration problems the judges found (e.g. a bin zone with no bin): camera -> messages.
+            body["problems"] = {c["camera_id"]: c["problems"] for c in body["health"] if c.get("problems")}
+            body["status"] = "degraded" if body["offline"] or body["problems"] else "ok"
         return body
 
     if health is not None:

@@ -11,7 +11,7 @@ so its cost does not grow with the box: well under a millisecond per box on one 
   thumbnail removes most sensor noise.
 - `flame_colour_fraction`: the share of the box's pixels in flame colours (bright, red to
   yellow, saturated; HSV).
-- growth and rise of a region are read from its boxes over time (see `open_burning.py`).
+- growth, rise, drift and the other features of a region over time: see `fire_features.py`.
 """
 
 from __future__ import annotations

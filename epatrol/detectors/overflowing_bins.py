@@ -17,6 +17,13 @@ on each side (rubbish lies on the ground around the bin) and decides for that sa
    min_change defaults to 0.08. The reference keeps following the clean scene while it is clean;
    a sample too dark or washed out to compare with it is not judged.
 
+Before all of this, presence: a zone must hold a bin. Over its first `presence_samples` unhidden
+samples the judge averages the presence classifier's P(bin) for the crop (bin_classifier.py: the
+same backbone run as the score); below `min_presence` the zone is a configuration problem (drawn
+over a stall's goods, over a pavement, or the bin was taken away): logged at start-up, listed in
+`problems` (the camera's /healthz entry) and never judged again, so it can never alert. A zone with
+a bin goes on as above; nothing alerts before its presence is established.
+
 An officer's dismissal teaches the zone: when a dismissed event's crop box matches the zone's
 (suppression.py), the zone's appearance at the next sample becomes its clean reference, so the
 same scene ("that bin always looks like this") is not flagged again while new rubbish still is.
@@ -54,9 +61,12 @@ MAX_RECENT = 12  # samples listed in an event's details
 
 
 class BinScorer(Protocol):
-    threshold: float
+    threshold: float  # P(overflowing) from which a crop is overflowing
+    presence_threshold: float  # mean P(bin) from which a zone holds a bin
 
-    def score(self, bgr: np.ndarray) -> float: ...
+    def assess(self, bgr: np.ndarray) -> tuple[float, float]:
+        """(P(overflowing), P(bin in the crop)) from one backbone run."""
+        ...
 
 
 def crop_box(zone: ZoneShape, width: int, height: int, margin: float) -> tuple[int, int, int, int]:
@@ -100,6 +110,8 @@ class _ZoneState:
     reference: np.ndarray | None = None
     reference_count: int = 0
     accepted: set[int] = field(default_factory=set)  # dismissed events whose scene is the reference
+    presence: list[float] = field(default_factory=list)  # P(bin) of the first unhidden samples
+    has_bin: bool | None = None  # None: not established yet
 
     def learn_clean(self, feats: np.ndarray, needed: int) -> None:
         if self.reference is None:
@@ -136,6 +148,9 @@ class OverflowingBinsJudge:
             classifier = load_classifier(models_dir)
         self.classifier = classifier
         self.min_score = params.min_score if params.min_score is not None else self.classifier.threshold
+        self.min_presence = params.min_presence if params.min_presence is not None else self.classifier.presence_threshold
+        self.camera_id = camera_id
+        self.zone_problems: dict[str, str] = {}  # zone -> why it is not judged
         self.occluders = frozenset(params.occluders)
         self.episodes = {z.name: Episode(EpisodeKey(camera_id, z.name, VIOLATION), params.end_after_s, params.cooldown_s) for z in self.zones}
         self.suppressions = Suppressions(VIOLATION, params.suppress_iou)
@@ -151,9 +166,11 @@ class OverflowingBinsJudge:
         events: list[EpisodeEvent] = []
         for zone in self.zones:
             state = self.states[zone.name]
+            if state.has_bin is False:
+                continue  # no bin in this zone: a configuration problem, never an alert
             box = crop_box(zone, w, h, p.margin)
             self._accept_dismissed(zone.name, state, frame, box)
-            look = self._look(state, frame, box, occluders.xyxy, now)
+            look = self._look(zone.name, state, frame, box, occluders.xyxy, now)
             while state.looks and (now - state.looks[0].utc).total_seconds() > max(p.persist_window_s, p.end_after_s):
                 state.looks.popleft()
             state.looks.append(look)
@@ -164,7 +181,7 @@ class OverflowingBinsJudge:
             # Before the episode: persistence decides. Once open, each overflowing sample keeps it
             # going and end_after_s without one ends it.
             episode = self.episodes[zone.name]
-            violating = look.overflowing and (episode.is_open or len(hits) >= p.persist_min_hits)
+            violating = state.has_bin is True and look.overflowing and (episode.is_open or len(hits) >= p.persist_min_hits)
             event = episode.observe(
                 now,
                 violating,
@@ -190,14 +207,36 @@ class OverflowingBinsJudge:
         state.looks.clear()
         log.info("zone %s: dismissed event %d taken as the bin's clean look", zone, hit.event_id)
 
-    def _look(self, state: _ZoneState, frame: np.ndarray, box: tuple[int, int, int, int], occluders: np.ndarray, now: datetime) -> _Look:
+    @property
+    def problems(self) -> list[str]:
+        """Configuration problems found in what the camera shows (read into the camera's health)."""
+        return [f"zone {z}: {why}" for z, why in sorted(self.zone_problems.items())]
+
+    def _establish_presence(self, zone: str, state: _ZoneState, presence: float) -> None:
+        p = self.params
+        state.presence.append(presence)
+        if len(state.presence) < p.presence_samples:
+            return
+        mean = float(np.mean(state.presence))
+        state.has_bin = mean >= self.min_presence
+        if state.has_bin:
+            log.info("camera %s zone %s: bin present (mean P(bin) %.2f over %d samples)", self.camera_id, zone, mean, len(state.presence))
+            return
+        why = (f"no bin seen in the overflowing_bins zone (mean P(bin) {mean:.2f} < {self.min_presence:.2f} over "
+               f"{len(state.presence)} samples): redraw the zone around the bin; it will not alert")
+        self.zone_problems[zone] = why
+        log.warning("camera %s zone %s: configuration problem: %s", self.camera_id, zone, why)
+
+    def _look(self, zone: str, state: _ZoneState, frame: np.ndarray, box: tuple[int, int, int, int], occluders: np.ndarray, now: datetime) -> _Look:
         p = self.params
         occlusion = covered_fraction(box, occluders)
         if occlusion > p.max_occlusion:
             return _Look(now, None, None, False, occlusion)
         x1, y1, x2, y2 = box
         crop = frame[y1:y2, x1:x2]
-        score = self.classifier.score(crop)
+        score, presence = self.classifier.assess(crop)
+        if state.has_bin is None:
+            self._establish_presence(zone, state, presence)
         feats = structure(crop)
         ready = state.reference is not None and state.reference_count >= p.reference_samples
         change = structure_change(state.reference, feats) if ready else None
@@ -214,6 +253,7 @@ class OverflowingBinsJudge:
             "zone": zone.name,
             "crop_xyxy": list(box),
             "overflowing_samples": len(hits),
+            "bin_presence": round(float(np.mean(state.presence)), 3) if state.presence else None,
             "clean_reference": state.reference is not None and state.reference_count >= p.reference_samples,
             "dismissed_looks_accepted": sorted(state.accepted),
             "rule": {

@@ -26,6 +26,11 @@ detector can name, and ignores what it must not report:
   background itself was learned with an explained object on it (a car parked when the camera
   started, someone standing during the first samples), the object leaving reveals the street
   behind it: such cells are relearned instead of reported (no "ghost" of the departed car).
+- **A clean start.** `seed()` starts the long-term background from a known clean state instead
+  of the first samples: the operator's photo of the empty zone or the background saved by an
+  earlier run (zone_reference.py). Only its trusted cells are taken; a stall standing when the
+  camera starts is then change like any other. `state()` is what to save: the background and
+  the cells to trust, those learned while unchanged and unexplained for `short_term_samples`.
 
 Everything is computed on a grey copy `work_width` pixels wide, per cell with numpy: about 1-3 ms
 per zone and sample at the defaults."""
@@ -48,6 +53,7 @@ COVER_RATE = 0.2
 COVER_SHARE = 0.5
 # Gain of the photometric fit is clamped: beyond these the frame is unusable, not dim.
 MIN_GAIN, MAX_GAIN = 0.15, 8.0
+SEEDED = 1 << 20  # trust count of a cell taken from a clean reference: trusted for good
 PERCENTILES = (5, 20, 35, 50, 65, 80, 95)
 
 
@@ -121,9 +127,18 @@ class ZoneScene:
         self.centres = np.stack([(x0 + (gx + 0.5) * c) / self.scale, (y0 + (gy + 0.5) * c) / self.scale], axis=-1)
         self.reset()
 
+    def prepare(self, width: int, height: int) -> None:
+        """Set up the geometry for frames of this size (done by the first `update` otherwise), so
+        that `seed()` can be called before the first sample."""
+        if self._frame_size != (width, height):
+            self._setup(width, height)
+
     def reset(self) -> None:
         """Forget everything learned (the next samples learn the background again)."""
         shape = self.grid
+        self.trust = np.zeros(shape, np.int32)  # samples each cell was learned unchanged and unexplained
+        self.seed_grey: np.ndarray | None = None  # a clean background to start from (see seed)
+        self.seed_cells = np.zeros(shape, bool)
         self.ring: deque[np.ndarray] = deque(maxlen=self.p.short_term_samples)
         self.cover_ring: deque[np.ndarray] = deque(maxlen=self.p.short_term_samples)
         self.long: np.ndarray | None = None
@@ -155,7 +170,7 @@ class ZoneScene:
         if self._frame_size != (w, h):
             self._setup(w, h)  # first frame, or a new resolution after a reconnect: start again
         covered = self._covered(explained_xyxy)
-        grey = self._normalised(self._grey(frame_bgr))
+        grey = self._normalised(self.crop_grey(frame_bgr))
         self.ring.append(grey)
         self.cover_ring.append(covered)
         dt = 0.0 if self._last_t is None else max(0.0, t_s - self._last_t)
@@ -165,16 +180,22 @@ class ZoneScene:
         short = np.median(np.stack(self.ring), axis=0).astype(np.float32) if len(self.ring) > 1 else grey
         previous_short, self.short = self.short, short
         if self.long is None:
-            self.long = short.copy()
             self.cover = np.mean(np.stack(self.cover_ring), axis=0).astype(np.float32)
-            return
+            if not self.seed_cells.any():
+                self.long = short.copy()
+                return
+            # Seeded: what differs from the clean state already is change, from the first sample.
+            self.long = np.where(_expand(self.seed_cells, self.p.cell_px), self.seed_grey, short).astype(np.float32)
+            self.cover[self.seed_cells] = 0.0
+            self.trust[self.seed_cells] = SEEDED
         changed = (1.0 - _cs(short, self.long, self.p.cell_px) > self.p.change_threshold) & self.cell_mask
         self._relearn_revealed(changed, covered, short, previous_short)
         self.changed = changed
         self._follow(changed, covered, short, t_s)
         self._learn_background(changed, covered, short, dt)
 
-    def _grey(self, frame_bgr: np.ndarray) -> np.ndarray:
+    def crop_grey(self, frame_bgr: np.ndarray) -> np.ndarray:
+        """The zone's crop of a frame as the model sees it: grey, at the work size (after prepare)."""
         grey = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY) if frame_bgr.ndim == 3 else frame_bgr
         if self.scale < 1.0:
             grey = cv2.resize(grey, self.work_size, interpolation=cv2.INTER_AREA)
@@ -184,7 +205,9 @@ class ZoneScene:
     def _normalised(self, grey: np.ndarray) -> np.ndarray:
         """`grey` mapped onto the long-term background's photometry (gain and offset fitted on the
         zone's percentiles; before there is one, onto the first sample's)."""
-        target = self.long if self.long is not None else (self.ring[0] if self.ring else None)
+        target = self.long if self.long is not None else self.seed_grey
+        if target is None:
+            target = self.ring[0] if self.ring else None
         if target is None:
             return grey
         # Fitted where the scene has not changed: a stall's dark goods must not pass for dusk.
@@ -220,6 +243,7 @@ class ZoneScene:
             pix = _expand(revealed, self.p.cell_px)
             self.long[pix] = short[pix]
             self.cover[revealed] = 0.0
+            self.trust[revealed] = 0  # learned afresh from here
             changed &= ~revealed
             self._drop(revealed)
 
@@ -268,6 +292,44 @@ class ZoneScene:
         pix = _expand(quiet, self.p.cell_px)
         self.long[pix] += rate * (short[pix] - self.long[pix])
         self.cover[quiet] += COVER_RATE * (covered[quiet].astype(np.float32) - self.cover[quiet])
+        self.trust[quiet & ~covered & (self.cover < COVER_SHARE)] += 1
+
+    # -- a clean start, and what to save for one -------------------------------------------------
+
+    def seed(self, grey: np.ndarray, cells: np.ndarray | None = None) -> None:
+        """Start the long-term background from `grey` (a `crop_grey` of a clean frame, or a saved
+        `state()["long"]`) on `cells` (default: all); the first samples fill the rest. Call after
+        `prepare` and before the first sample."""
+        if grey.shape != self.ref.shape:
+            raise ValueError(f"seed of shape {grey.shape} for a zone crop of {self.ref.shape}")
+        if self.long is not None:
+            raise ValueError("seed() after the background was learned: reset() first")
+        self.seed_grey = grey.astype(np.float32)
+        self.seed_cells = (np.ones(self.grid, bool) if cells is None else np.asarray(cells, bool)) & self.cell_mask
+
+    def geometry(self) -> dict[str, np.ndarray]:
+        """What a saved state must match to be reused: frame size, crop, cell size, polygon."""
+        return {
+            "frame_size": np.asarray(self._frame_size or (0, 0), np.int32),
+            "crop": np.asarray(self.crop, np.int32),
+            "cell_px": np.asarray(self.p.cell_px, np.int32),
+            "polygon": self.polygon.astype(np.float32),
+        }
+
+    def state(self) -> dict[str, np.ndarray] | None:
+        """The long-term background and the cells to trust in it (None before there is one)."""
+        if self.long is None:
+            return None
+        trusted = (self.trust >= self.p.short_term_samples) & self.cell_mask
+        return {**self.geometry(), "long": np.clip(np.round(self.long), 0, 255).astype(np.uint8), "trusted": trusted}
+
+    def matches(self, state: dict[str, np.ndarray]) -> bool:
+        """Whether a saved `state()` was taken with this geometry (same view and zone)."""
+        mine = self.geometry()
+        try:
+            return all(np.array_equal(mine[k], state[k]) for k in mine) and state["long"].shape == self.ref.shape
+        except KeyError:
+            return False
 
     # -- results -------------------------------------------------------------------------------
 

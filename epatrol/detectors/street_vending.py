@@ -29,6 +29,14 @@ never required. Each event records why: the regions (boxes, cells, share of the 
 was explained, since when), the stall-like objects, the people near, and the times and areas of
 the last samples that decided. A region overlapping a box of an event an officer dismissed
 (suppression.py) is not counted again.
+
+A stall already standing when the camera starts would be learned as the street. So each zone's
+background can start from a clean state (zone_reference.py): the operator's photo of the empty
+zone (`clean_reference`), and the background learned by earlier runs, saved under the storage
+root every `persist_every_s` and when the camera stops (its trusted cells win over the photo,
+being newer, unless the photo changed since). What differs from it is change from the first
+sample, and alerts after `dwell_s` as any stall; a stall packing up reveals the clean street,
+which is no change.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,6 +54,7 @@ from epatrol.detectors.episodes import Episode, EpisodeEnded, EpisodeEvent, Epis
 from epatrol.detectors.scene_change import Region, SceneParams, ZoneScene
 from epatrol.detectors.suppression import Suppressed, Suppressions
 from epatrol.detectors.tracking import StillTracker, Track
+from epatrol.detectors.zone_reference import BackgroundStore, fit_reference, load_reference
 from epatrol.detectors.zones import ZoneShape, bottom_centres
 from epatrol.models.detections import Detections
 from epatrol.streams.packets import Sample
@@ -64,7 +74,18 @@ DECIDING_SAMPLES = 5  # the last samples' times and areas kept in an event's det
 class StreetVendingJudge:
     violation = VIOLATION
 
-    def __init__(self, camera_id: str, zones: list[ZoneShape], params: StreetVending, model: str = "yolov8n_int8") -> None:
+    def __init__(
+        self,
+        camera_id: str,
+        zones: list[ZoneShape],
+        params: StreetVending,
+        model: str = "yolov8n_int8",
+        references: dict[str, Path] | None = None,
+        storage: Path | None = None,
+    ) -> None:
+        """`references`: zone name -> photo of the empty zone (read now: a bad file is an error
+        naming the zone and file, at start); `storage`: where learned backgrounds are kept (None:
+        not kept)."""
         self.model = model  # a COCO detector from the manifest
         self.params = params
         self.zones = list(zones)
@@ -89,6 +110,14 @@ class StreetVendingJudge:
         self._recent = {z.name: deque(maxlen=DECIDING_SAMPLES) for z in self.zones}
         self._frame_size: tuple[int, int] | None = None
         self._told: set[tuple[str, int]] = set()
+        names = {z.name for z in self.zones}
+        # zone -> (file, image, mtime); the mtime tells a saved background which photo it grew from.
+        self.references = {
+            zone: (Path(path), load_reference(Path(path), camera_id, zone), Path(path).stat().st_mtime)
+            for zone, path in (references or {}).items() if zone in names
+        }
+        self.store = BackgroundStore(storage, camera_id) if storage is not None and params.persist_every_s > 0 else None
+        self._saved_at: dict[str, float] = {}
 
     # -- per sample ---------------------------------------------------------------------------
 
@@ -99,6 +128,9 @@ class StreetVendingJudge:
         h, w = sample.frame.shape[:2]
         if self._frame_size not in (None, (w, h)):
             self.tracker.reset()
+        if self._frame_size != (w, h):
+            for zone in self.zones:
+                self._start_scene(zone.name, w, h)
         self._frame_size = (w, h)
         dets = detections.filter(detections.confidence >= p.confidence)
         explaining = dets.of_classes(self.explaining)
@@ -108,6 +140,8 @@ class StreetVendingJudge:
         for zone in self.zones:
             scene = self.scenes[zone.name]
             scene.update(sample.frame, t, explaining.xyxy)
+            if p.persist_every_s and t - self._saved_at.setdefault(zone.name, t) >= p.persist_every_s:
+                self._save(zone.name, t)
             regions = scene.stayed(t, p.dwell_s, p.explained_share)
             regions, suppressed = self._not_dismissed(zone.name, regions)
             regions = [r for r in regions if r.unexplained_cells]
@@ -211,9 +245,52 @@ class StreetVendingJudge:
             },
         }
 
+    # -- clean backgrounds --------------------------------------------------------------------
+
+    def _start_scene(self, zone: str, w: int, h: int) -> None:
+        """Set up a zone's scene for w x h frames, its background seeded from the zone's reference
+        photo and the background saved by an earlier run (trusted cells; newer, so they win)."""
+        scene = self.scenes[zone]
+        scene.prepare(w, h)
+        label = f"camera {self.camera_id} zone {zone}"
+        grey, cells, mtime = None, None, 0.0
+        if zone in self.references:
+            path, image, mtime = self.references[zone]
+            fitted = fit_reference(image, w, h, f"{label}: clean reference {path}")
+            if fitted is not None:
+                grey, cells = scene.crop_grey(fitted), scene.cell_mask.copy()
+        saved = self.store.load(zone) if self.store else None
+        if saved is not None and not scene.matches(saved):
+            log.info("%s: saved background is of another view or zone: relearned", label)
+        elif saved is not None and float(saved.get("reference_mtime", 0.0)) != mtime:
+            log.info("%s: the clean reference changed since the background was saved: starting from the reference", label)
+        elif saved is not None:
+            trusted = saved["trusted"]
+            pixels = np.repeat(np.repeat(trusted, scene.p.cell_px, axis=0), scene.p.cell_px, axis=1)
+            grey = np.where(pixels, saved["long"], grey if grey is not None else saved["long"])
+            cells = trusted if cells is None else (cells | trusted)
+            log.info("%s: background restored from %s (%d of %d cells)", label, self.store.path(zone),
+                     int((trusted & scene.cell_mask).sum()), scene.zone_cells)
+        if grey is not None and cells.any():
+            scene.seed(grey, cells)
+
+    def _save(self, zone: str, t: float | None = None) -> None:
+        if t is not None:
+            self._saved_at[zone] = t
+        state = self.scenes[zone].state()
+        if self.store is None or state is None:
+            return
+        mtime = self.references[zone][2] if zone in self.references else 0.0
+        self.store.save(zone, {**state, "reference_mtime": np.asarray(mtime, np.float64)})
+
+    def save_backgrounds(self) -> None:
+        for zone in self.scenes:
+            self._save(zone)
+
     # -- camera going away --------------------------------------------------------------------
 
     def close(self, utc: datetime, reason: str) -> list[EpisodeEnded]:
+        self.save_backgrounds()
         ended = [e.close(utc, reason) for e in self.episodes.values()]
         return [e for e in ended if e is not None]
 
@@ -221,6 +298,7 @@ class StreetVendingJudge:
         """The camera dropped and will reconnect: the backgrounds and tracks wait for it, and each
         open episode ends resumable (a stall still there resumes its event)."""
         self.tracker.pause(utc)
+        self.save_backgrounds()
         ended = [e.suspend(utc, reason) for e in self.episodes.values()]
         return [e for e in ended if e is not None]
 

@@ -1,7 +1,11 @@
 """The ground-truth file of a labelled set: which clips, watched how, and when each is truly in violation.
 
 YAML, validated with pydantic; unknown keys are rejected and every error names the field path.
-Times are media seconds from the start of the clip (what a player shows), not wall-clock time."""
+Times are media seconds from the start of the clip (what a player shows), not wall-clock time.
+
+A clip may name a `reference`: a photo of its view with the zone empty, relative to the file
+(street vending starts its background from it: the zone's `clean_reference`, see
+detectors/zone_reference.py). Optional; a clip whose stall is there from the first frame needs one."""
 
 from __future__ import annotations
 
@@ -36,6 +40,7 @@ class LabelledClip(_Strict):
     )
     kind: str | None = Field(None, description="Free label grouping clips, e.g. positive, walkers, fire_photo.")
     notes: str | None = None
+    reference: str | None = Field(None, min_length=1, description="Photo of the view with the zone empty, relative to the ground-truth file (the zone's clean_reference).")
 
     @field_validator("truth")
     @classmethod
@@ -72,6 +77,10 @@ class GroundTruth(_Strict):
     def clip_path(self, clip: LabelledClip) -> Path:
         p = Path(clip.path)
         return p if p.is_absolute() else (self.base_dir / p).resolve()
+
+    def reference_path(self, clip: LabelledClip) -> Path | None:
+        p = Path(clip.reference) if clip.reference else None
+        return p if p is None or p.is_absolute() else (self.base_dir / p).resolve()
 
 
 def _format(source: str, err: ValidationError) -> str:

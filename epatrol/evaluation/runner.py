@@ -78,7 +78,7 @@ def eval_config(gt: GroundTruth, storage: Path, models_dir: Path | None) -> Conf
             name=f"{clip.camera} {Path(clip.path).name}",
             url=str(gt.clip_path(clip)),
             site=clip.site,
-            zones=[Zone(name="eval", polygon=clip.zone, violations=[clip.violation])],
+            zones=[Zone(name="eval", polygon=clip.zone, violations=[clip.violation], clean_reference=gt.reference_path(clip))],
         )
         for i, clip in enumerate(gt.clips)
     ]

@@ -26,7 +26,18 @@ waiting_people     hard negative  empty road; two men walk in and stand still (w
 parked_car         hard negative  empty road; a van drives in over 2 s and stays parked
 dusk_shadow        hard negative  empty road; global brightness falls to 35% (dusk) and a
                                   soft shadow sweeps across the zone
+stall_at_start     positive       live walkers; the rickshaw of goods and its vendors stand on
+                                  the road from the first frame and stay (the camera started
+                                  after the stall was set up)
+stall_leaves       hard negative  live walkers; the same stall stands there from the first
+                                  frame and packs up, leaving at ``appear_at_s`` (before any
+                                  dwell): its departure reveals the street
 =================  =============  =========================================================
+
+The last two come with a clean reference, ``<clip>_reference.png`` beside the clip: the empty
+road of the same footage (no stall, no walkers) with sensor noise, as an operator's photo of the
+empty scene at a quiet hour; their record names it (``reference``). Without it a stall present
+at start is learned as the street.
 
 ``build_vending_scenes(out_dir)`` builds them (kept when present) and returns one ground-truth
 record per clip; ``python -m sample_videos.scenes.vending OUT_DIR`` does the same from a shell.
@@ -188,6 +199,18 @@ def _arriving(frames: Iterator[np.ndarray], shared_dir: Path, places: list[Place
         yield frame
 
 
+def _leaving(frames: Iterator[np.ndarray], shared_dir: Path, places: list[Placement], leave_at_s: float, travel_s: float) -> Iterator[np.ndarray]:
+    """The objects stand there from the first frame; at ``leave_at_s`` they slide out to the right
+    over ``travel_s`` (packing up and going)."""
+    cuts = [(cutout(shared_dir, p.cutout, p.height_px), p.foot) for p in reversed(places)]
+    for n, frame in enumerate(frames):
+        k = float(np.clip((n / FPS - leave_at_s) / travel_s, 0.0, 1.0))
+        for (bgr, alpha), foot in cuts:
+            end = WIDTH + bgr.shape[1]
+            frame = paste(frame, bgr, alpha, (foot[0] + (end - foot[0]) * k, foot[1]))
+        yield frame
+
+
 def _dusk_and_shadow(frames: Iterator[np.ndarray], duration_s: float) -> Iterator[np.ndarray]:
     """Brightness falls from 100% to 35% between 20% and 70% of the clip (a blue-ish dusk), and
     a soft shadow (60% light) sweeps across the road between 30% and 55% of it."""
@@ -231,6 +254,21 @@ def _dusk(shared: Path, n: int, duration_s: float, appear_at_s: float) -> Iterat
     return _dusk_and_shadow(_held_street(shared, n), duration_s)
 
 
+def _stall_at_start(shared: Path, n: int, duration_s: float, appear_at_s: float) -> Iterator[np.ndarray]:
+    return _arriving(_live_street(shared, n), shared, [VENDORS_AT, TRICYCLE_AT], 0.0)
+
+
+def _stall_leaves(shared: Path, n: int, duration_s: float, appear_at_s: float) -> Iterator[np.ndarray]:
+    return _leaving(_live_street(shared, n), shared, [VENDORS_AT, TRICYCLE_AT], appear_at_s, travel_s=3.0)
+
+
+def clean_reference(shared_dir: Path | str = DEFAULT_SHARED, seed: int = 7) -> np.ndarray:
+    """The operator's photo of the empty zone: the walker-free road with one draw of sensor noise."""
+    still = empty_street(Path(shared_dir)).astype(np.int16)
+    noise = np.rint(np.random.default_rng(seed).normal(0.0, NOISE_SIGMA, still.shape)).astype(np.int16)
+    return np.clip(still + noise, 0, 255).astype(np.uint8)
+
+
 # name -> (kind, frames); positives are true from appear_at_s to the end of the clip.
 SCENES: dict[str, tuple[str, SceneFrames]] = {
     "stall_walkers": ("positive", _stall_walkers),
@@ -239,7 +277,11 @@ SCENES: dict[str, tuple[str, SceneFrames]] = {
     "waiting_people": ("hard negative", _waiting_people),
     "parked_car": ("hard negative", _parked_car),
     "dusk_shadow": ("hard negative", _dusk),
+    "stall_at_start": ("positive", _stall_at_start),
+    "stall_leaves": ("hard negative", _stall_leaves),
 }
+# Scenes whose stall is there before the camera starts: they need the zone's clean reference.
+WITH_REFERENCE = {"stall_at_start", "stall_leaves"}
 
 
 NOTES = {
@@ -249,6 +291,8 @@ NOTES = {
     "waiting_people": "empty vtest road; two men (bus.jpg) walk in and stand still, waiting",
     "parked_car": "empty vtest road; a microbus (dhaka-handcart.jpg) drives in and parks, a man beside it",
     "dusk_shadow": "empty vtest road; light falls to 35% (dusk) and a soft shadow sweeps across",
+    "stall_at_start": "vtest walkers; the rickshaw of goods and its vendors already stand on the road when the clip starts, and stay",
+    "stall_leaves": "vtest walkers; the stall already there at the start packs up and leaves before the dwell: the street it reveals is no stall",
 }
 
 
@@ -270,7 +314,8 @@ def build_vending_scenes(
     force: bool = False,
 ) -> list[dict]:
     """Build the clips into ``out_dir`` (kept if present unless ``force``); one record per clip:
-    {"path", "camera", "zone", "violation", "truth": [[start_s, end_s]], "kind", "notes"}."""
+    {"path", "camera", "zone", "violation", "truth": [[start_s, end_s]], "kind", "notes"}, and
+    "reference" (the clean reference image's path) for the scenes in WITH_REFERENCE."""
     if not 0 < appear_at_s < duration_s:
         raise ValueError(f"appear_at_s={appear_at_s} must lie inside the clip (0..{duration_s} s)")
     out_dir = Path(out_dir)
@@ -283,15 +328,22 @@ def build_vending_scenes(
         path = out_dir / f"vending_{name}_{duration_s:g}s_at{appear_at_s:g}s.mp4"  # each timing its own file
         if force or not path.exists():
             encode_h264(scene_frames(name, duration_s, appear_at_s, shared_dir), path)
+        extra = {}
+        if name in WITH_REFERENCE:
+            ref = path.with_name(path.stem + "_reference.png")
+            if force or not ref.exists():
+                cv2.imwrite(str(ref), clean_reference(shared_dir))
+            extra["reference"] = str(ref)
         records.append(
             {
                 "path": str(path),
                 "camera": f"vending-{name.replace('_', '-')}",
                 "zone": [list(p) for p in ZONE],
                 "violation": VIOLATION,
-                "truth": [[appear_at_s, duration_s]] if kind == "positive" else [],
+                "truth": ([[0.0, duration_s]] if name == "stall_at_start" else [[appear_at_s, duration_s]]) if kind == "positive" else [],
                 "kind": kind,
                 "notes": NOTES[name],
+                **extra,
             }
         )
     return records

@@ -1,0 +1,1 @@
+"""Offline fitting (never imported by the runtime judges): `epatrol fit-fire`."""
