@@ -41,11 +41,8 @@ street_vending, overflowing_bins
 from __future__ import annotations
 
 import argparse
-import glob
-import re
 import sys
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +55,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # run as a script or through runpy: the sample_videos package
     sys.path.insert(0, str(REPO_ROOT))
 
+from epatrol.training.fire_data import Frame, dataset_runs  # noqa: E402
 from sample_videos.build import DEFAULT_SHARED, _noisy, encode_h264, media_file, ping_pong_indices, read_frames  # noqa: E402
 
 TRUTH = "truth.yaml"
@@ -157,52 +155,13 @@ def photo(shared: Path, name: str, seconds: float, sigma: float = 3.0) -> Iterat
 # --------------------------------------------------------------------------- fire-smoke-cctv
 
 
-@dataclass(frozen=True)
-class DatasetFrame:
-    source: str  # the source video, or the run of consecutive img_N numbers
-    index: int
-    path: Path
-    classes: frozenset[int]  # 0 Fire, 1 default, 2 smoke
+# The dataset's frames by source video, as the fire decision's fit reads them (one grouping for both).
+DatasetFrame = Frame
 
 
 def dataset_frames(shared: Path) -> dict[str, list[DatasetFrame]]:
-    """Frames of fire-smoke-cctv grouped by source video, in order. Several splits hold copies of a
-    frame (they leak): one copy each. img_N frames of consecutive numbers are one source run."""
-    root = shared / "datasets" / FIRE_SET
-    if not root.is_dir():
-        raise FileNotFoundError(f"dataset missing: {root}")
-    seen: dict[tuple[str, int], DatasetFrame] = {}
-    for img in sorted(glob.glob(str(root / "*" / "images" / "*.jpg"))):
-        stem = Path(img).name.split(".rf.")[0]
-        m = re.fullmatch(r"(.+?)[-_](\d+)_jpg", stem)
-        if not m:
-            continue  # a handful of "img_71--2-" copies
-        label = Path(img).parent.parent / "labels" / (Path(img).stem + ".txt")
-        classes = frozenset(int(line.split()[0]) for line in label.read_text().splitlines() if line.strip()) if label.exists() else frozenset()
-        seen.setdefault((m.group(1), int(m.group(2))), DatasetFrame(m.group(1), int(m.group(2)), Path(img), classes))
-    groups: dict[str, list[DatasetFrame]] = defaultdict(list)
-    for f in sorted(seen.values(), key=lambda f: (f.source, f.index)):
-        groups[f.source].append(f)
-    runs: dict[str, list[DatasetFrame]] = {}
-    for source, frames in groups.items():
-        if source != "img":
-            runs[source] = frames
-            continue
-        run: list[DatasetFrame] = []
-        for f in frames + [None]:  # type: ignore[list-item]
-            if run and (f is None or f.index != run[-1].index + 1):
-                runs[f"img_{run[0].index}-{run[-1].index}"] = run
-                run = []
-            if f is not None:
-                run.append(f)
-    return runs
-
-
-def _read608(path: Path) -> np.ndarray:
-    img = cv2.imread(str(path))
-    if img is None:
-        raise ValueError(f"cannot read {path}")
-    return img
+    """Frames of fire-smoke-cctv grouped by source video, in order (epatrol.training.fire_data)."""
+    return dataset_runs(shared)
 
 
 def sequence_clip(frames: list[DatasetFrame], seed: int) -> tuple[Callable[[], Iterator[np.ndarray]], list[list[float]]]:

@@ -257,34 +257,43 @@ def _group_folds(groups: Sequence[str], k: int) -> np.ndarray:
     return np.array([int(hashlib.sha256(f"fold:{g}".encode()).hexdigest()[:8], 16) % k for g in groups])
 
 
-def fit(x: np.ndarray, y: np.ndarray, sources: Sequence[str], groups: Sequence[str], log: Callable[[str], None] = print) -> tuple[BinParameters, dict[str, Any]]:
-    """Pick the L2 strength and the threshold by group cross-validation on x, then fit on all of x."""
-    folds = _group_folds(groups, CV_FOLDS)
-    w = balanced_weights(y, sources)
+def cross_validated_fit(
+    x: np.ndarray, y: np.ndarray, w: np.ndarray, folds: np.ndarray, l2_choices: Sequence[float], thresholds: np.ndarray,
+    log: Callable[[str], None] = print, label: str = "",
+) -> tuple[BinParameters, float, dict[str, float], np.ndarray]:
+    """The L2 strength with the best weighted accuracy of out-of-fold scores (folds: one group on one
+    side), the threshold among `thresholds` that maximises it on those scores, then the fit on all of
+    x. Returns (parameters with that threshold, L2, {L2: cross-validated accuracy}, out-of-fold scores)."""
     best: tuple[float, float, np.ndarray] | None = None
     cv: dict[str, float] = {}
-    for l2 in L2_CHOICES:
+    for l2 in l2_choices:
         oof = np.zeros(len(y))
-        for f in range(CV_FOLDS):
+        for f in np.unique(folds):
             tr, va = folds != f, folds == f
             mean, scale = standardiser(x[tr])
             coef, bias = fit_logistic((x[tr] - mean) / scale, y[tr], w[tr], l2)
             oof[va] = 1.0 / (1.0 + np.exp(-np.clip(((x[va] - mean) / scale) @ coef + bias, -40, 40)))
-        # balanced accuracy over the (source, label) cells, as the weights define it
-        score = float(np.sum(w * ((oof >= 0.5) == y)) / w.sum())
+        score = float(np.sum(w * ((oof >= 0.5) == y)) / w.sum())  # balanced as the weights define it
         cv[str(l2)] = round(score, 4)
-        log(f"  l2={l2}: cross-validated balanced accuracy {score:.4f}")
+        log(f"  {label}l2={l2}: cross-validated balanced accuracy {score:.4f}")
         if best is None or score > best[1]:
             best = (l2, score, oof)
     assert best is not None
     l2, _, oof = best
-    # The threshold that maximises the weighted accuracy of the out-of-fold scores.
-    candidates = np.linspace(0.2, 0.8, 61)
-    acc = [float(np.sum(w * ((oof >= t) == y)) / w.sum()) for t in candidates]
-    threshold = float(candidates[int(np.argmax(acc))])
+    acc = [float(np.sum(w * ((oof >= t) == y)) / w.sum()) for t in thresholds]
+    threshold = float(thresholds[int(np.argmax(acc))])
     mean, scale = standardiser(x)
     coef, bias = fit_logistic((x - mean) / scale, y, w, l2)
-    clf = BinParameters(mean.astype(np.float32), scale.astype(np.float32), coef.astype(np.float32), bias, threshold)
+    params = BinParameters(mean.astype(np.float32), scale.astype(np.float32), coef.astype(np.float32), bias, threshold)
+    return params, l2, cv, oof
+
+
+def fit(x: np.ndarray, y: np.ndarray, sources: Sequence[str], groups: Sequence[str], log: Callable[[str], None] = print) -> tuple[BinParameters, dict[str, Any]]:
+    """Pick the L2 strength and the threshold by group cross-validation on x, then fit on all of x."""
+    folds = _group_folds(groups, CV_FOLDS)
+    w = balanced_weights(y, sources)
+    clf, l2, cv, oof = cross_validated_fit(x, y, w, folds, L2_CHOICES, np.linspace(0.2, 0.8, 61), log)
+    threshold = clf.threshold
     return clf, {"l2": l2, "cv_balanced_accuracy": cv, "threshold": round(threshold, 3), "cv_oof": report(y, oof, sources, threshold)}
 
 

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from epatrol.detectors.bin_classifier import BinEmbedder, BinParameters
-from epatrol.detectors.bin_training import as_camera_sees_it, fit_logistic, read_dataset, split, standardiser
+from epatrol.detectors.bin_training import as_camera_sees_it, cross_validated_fit, read_dataset, split
 from epatrol.training.bins_light import lit
 from epatrol.training.bins_presence_data import negative_crops
 
@@ -67,10 +67,6 @@ def folds_of(groups: Sequence[str], k: int = CV_FOLDS) -> np.ndarray:
     return np.array([_seed(f"presence-fold:{g}") % k for g in groups])
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
-
-
 def rates(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, Any]:
     pred = p >= threshold
     pos, neg = y == 1, y == 0
@@ -98,29 +94,9 @@ def fit_presence(
     bin photos found, 0.745 of the no-bin crops rejected (about half for a scene type never seen)."""
     folds = folds_of(groups)
     w = source_weights(y, sources)
-    best: tuple[float, float, np.ndarray] | None = None
-    cv: dict[str, float] = {}
-    for l2 in L2_CHOICES:
-        oof = np.zeros(len(y))
-        for f in range(CV_FOLDS):
-            tr, va = folds != f, folds == f
-            mean, scale = standardiser(x[tr])
-            coef, bias = fit_logistic((x[tr] - mean) / scale, y[tr], w[tr], l2)
-            oof[va] = _sigmoid(((x[va] - mean) / scale) @ coef + bias)
-        score = float(np.sum(w * ((oof >= 0.5) == y)) / w.sum())
-        cv[str(l2)] = round(score, 4)
-        log(f"  presence l2={l2}: cross-validated balanced accuracy {score:.4f}")
-        if best is None or score > best[1]:
-            best = (l2, score, oof)
-    assert best is not None
-    l2, _, oof = best
-    # The threshold that maximises the weighted (class- and source-balanced) accuracy out of fold.
-    candidates = np.linspace(0.1, 0.9, 81)
-    acc = [float(np.sum(w * ((oof >= t) == y)) / w.sum()) for t in candidates]
-    threshold = float(candidates[int(np.argmax(acc))])
-    mean, scale = standardiser(x)
-    coef, bias = fit_logistic((x - mean) / scale, y, w, l2)
-    params = BinParameters(mean.astype(np.float32), scale.astype(np.float32), coef.astype(np.float32), bias, threshold)
+    # thresholds up to 0.9: the threshold that maximises the class- and source-balanced accuracy out of fold
+    params, l2, cv, oof = cross_validated_fit(x, y, w, folds, L2_CHOICES, np.linspace(0.1, 0.9, 81), log, label="presence ")
+    threshold = params.threshold
     return params, {"l2": l2, "cv_balanced_accuracy": cv, "threshold": round(threshold, 3),
                     "cv_oof": by_source(y, oof, sources, threshold), "oof": oof}
 
