@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from epatrol.detectors.bin_training import fit_logistic, standardiser  # the same weighted L2 logistic regression
 from epatrol.detectors.fire_features import FEATURES
 from epatrol.training.fire_data import STEP_S, build_scenes
 from epatrol.training.fire_replay import KINDS, Rows, detect_all, replay
@@ -42,30 +43,6 @@ L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 FOLDS = 5
 MARGIN = 0.25  # threshold: the highest negative score plus this much log-odds
 COMMAND = "epatrol fit-fire --shared ../shared --out epatrol/detectors/data/fire_decision.json --report docs/reports"
-
-
-def fit_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float, iters: int = 100) -> tuple[np.ndarray, float]:
-    """Weighted L2 logistic regression on standardised x, by Newton's method (the bias is not shrunk)."""
-    n, d = x.shape
-    xb = np.hstack([x, np.ones((n, 1))])
-    theta = np.zeros(d + 1)
-    reg = np.full(d + 1, l2)
-    reg[-1] = 0.0
-    w = w / w.sum()
-    for _ in range(iters):
-        p = 1.0 / (1.0 + np.exp(-np.clip(xb @ theta, -40, 40)))
-        grad = xb.T @ (w * (p - y)) + reg * theta
-        hess = (xb * (w * p * (1 - p))[:, None]).T @ xb + np.diag(reg + 1e-9)
-        step = np.linalg.solve(hess, grad)
-        theta -= step
-        if np.max(np.abs(step)) < 1e-7:
-            break
-    return theta[:-1], float(theta[-1])
-
-
-def standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    scale = x.std(axis=0)
-    return x.mean(axis=0), np.where(scale > 1e-6, scale, 1.0)
 
 
 def predict(x: np.ndarray, model: dict[str, Any]) -> np.ndarray:
