@@ -6,13 +6,20 @@ then, each trial in a fresh process (benchmarks/trial.py):
 
 1. bounds: decoding alone (as the pipeline decodes, and every frame / keyframes only for
    comparison) and inference alone (the models flat out), each as the cameras it would allow;
-2. the pipeline: the largest N cameras that it sustains at the patrol rate, searched
-   (grow until a trial fails, then bisect);
-3. the baseline a user would otherwise write (OpenCV VideoCapture decoding every frame, the same
-   ONNX model on every Nth frame), its largest N searched the same way.
+2. the pipeline as deployed (every violation at its configuration default sample_every_s, the
+   models on the runtime chosen by measurement, as `epatrol run` loads them): the largest N
+   cameras it sustains, searched (grow until a trial fails, then bisect);
+3. the baseline a user would otherwise write (OpenCV VideoCapture decoding every frame, every
+   model the violations need on the shipped ONNX files, plain onnxruntime, each at its
+   violation's default sample rate; benchmarks/baseline_trial.py), its largest N searched the
+   same way.
+
+--rate R forces one patrol rate (R samples/s) on every violation in both trials instead of the
+defaults (for comparisons with earlier runs).
 
 A trial with N cameras is sustained when every camera, over the measured window, judged at least
-90% of the patrol rate (less one sample), received the stream at its frame rate (did not fall behind), dropped no
+90% of its expected sample rate (less one sample: the pipeline samples each camera at its fastest
+judge's rate, the baseline at its models' own), received the stream at its frame rate (did not fall behind), dropped no
 sample, kept the sample lag (ingest -> judged) p95 under --lag-bound-s, and lost no evidence
 (every event has its clip and snapshot, no storage fault).
 
@@ -25,7 +32,6 @@ import json
 import logging
 import math
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -40,10 +46,13 @@ for _p in (REPO, REPO / "tests"):
         sys.path.insert(0, str(_p))
 
 from benchmarks import footage as footage_mod  # noqa: E402
+from benchmarks.machine import machine  # noqa: E402
 from benchmarks.options import MODES, add_arguments  # noqa: E402
 from benchmarks.procstat import process_cpu_s  # noqa: E402
 from benchmarks.progress import Progress  # noqa: E402
 from benchmarks.report import write_markdown, write_plot  # noqa: E402
+from benchmarks.summary import combine, summarise  # noqa: E402
+from benchmarks.workload import camera_every_s, model_intervals, paced, violation_intervals  # noqa: E402
 
 FPS = 25.0
 
@@ -52,34 +61,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="epatrol bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(ap)
     return ap.parse_args(argv)
-
-
-# --------------------------------------------------------------------------- machine
-
-
-def machine() -> dict:
-    info = {"cores": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()}
-    try:
-        cpuinfo = Path("/proc/cpuinfo").read_text()
-        info["cpu"] = next((ln.split(":", 1)[1].strip() for ln in cpuinfo.splitlines() if ln.startswith("model name")), platform.processor())
-        mem = next(ln for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal"))
-        info["memory_gb"] = round(int(mem.split()[1]) / 2**20, 1)
-    except (OSError, StopIteration):
-        pass
-    try:
-        import onnxruntime as ort
-
-        info["onnxruntime"] = ort.__version__
-        info["providers"] = ort.get_available_providers()
-    except ImportError:
-        pass
-    try:
-        gpu = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"], capture_output=True, text=True, timeout=10)
-        if gpu.returncode == 0 and gpu.stdout.strip():
-            info["gpu"] = gpu.stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        pass
-    return info
 
 
 # --------------------------------------------------------------------------- trials
@@ -98,6 +79,11 @@ class Bench:
         from epatrol.pipeline import IMPLEMENTED
 
         self.violations = args.violations.split(",") if args.violations else sorted(v.value for v in IMPLEMENTED)
+        try:  # seconds between samples of each violation: its default, or 1 / --rate for all
+            self.intervals = violation_intervals(self.violations, args.rate)
+        except (AttributeError, ValueError) as e:
+            raise SystemExit(f"epatrol bench: unknown violations in {', '.join(self.violations)}: {e}") from None
+        self.footage_kinds = list(dict.fromkeys(kinds_by_mount.values()))  # in the order of footage_mp4
         self.trial_s: list[float] = []  # durations, to plan what still fits the budget
 
     def spec(self, mode: str, n: int, **extra) -> dict:
@@ -137,7 +123,8 @@ class Bench:
                 time.sleep(0.5)
                 self.progress.tick()
         took = time.monotonic() - started
-        self.trial_s.append(took)
+        if spec["mode"] in ("pipeline", "baseline"):  # the bounds (the runtime measurement on a first run) say nothing of a search step
+            self.trial_s.append(took)
         if proc.returncode != 0:
             tail = (d / "trial.log").read_text(errors="replace")[-2000:]
             raise RuntimeError(f"trial {label} failed (exit {proc.returncode}); log {d / 'trial.log'}:\n{tail}")
@@ -155,7 +142,9 @@ class Bench:
         for c in result["per_camera"]:
             cid = c["id"]
             # One sample of slack: a window holds one sample more or less depending on where it falls.
-            if c["samples_per_s"] * window < 0.9 * a.rate * window - 1:
+            # The pipeline samples at its fastest judge's rate, the baseline at its models' own rates.
+            rate = c.get("expected_samples_per_s") or 1.0 / camera_every_s(paced(self.intervals))
+            if c["samples_per_s"] * window < 0.9 * rate * window - 1:
                 skipped = (c.get("media_s_per_s") or 1.0) > 1.05
                 why.append(f"{cid}: {c['samples_per_s']} samples/s" + (f" (its camera skipped ahead: {c['media_s_per_s']} media s per s; RTSP server starved)" if skipped else ""))
             if c["packets_per_s"] < 0.95 * FPS:
@@ -216,22 +205,23 @@ class Bench:
     def bounds(self) -> dict:
         kinds = list(dict.fromkeys(self.kinds[m] for m in self.mounts))
         probe = min(len(self.mounts), 2 * len(kinds))  # two cameras of each kind
-        decode = self.run(self.spec("decode", probe, decode_window_s=min(8.0, self.args.window_s)), "decode alone")
+        every = camera_every_s(paced(self.intervals))
+        decode = self.run(self.spec("decode", probe, decode_window_s=min(8.0, self.args.window_s), camera_every_s=every), "decode alone")
         inference = self.run(
-            self.spec("inference", 0, footage_mp4=self.footage_mp4, model_names=self.model_names(), inference_window_s=min(10.0, self.args.window_s), latency_runs=5),
+            self.spec("inference", 0, footage_mp4=self.footage_mp4, footage_kinds=self.footage_kinds, model_names=self.model_names(),
+                      model_every_s=model_intervals(paced(self.intervals), self.args.detector), inference_window_s=min(10.0, self.args.window_s), latency_runs=5),
             "inference alone",
         )
         dec = decode["modes"]["pipeline_sampler"]["bound_cameras"]
         inf = inference["bound_cameras"]
         # On CPU both compete for the same cores: their costs add up. On a GPU they overlap.
-        on_gpu = any(m["provider"] != "CPUExecutionProvider" for m in inference["per_model"].values())
-        combined = min(dec, inf) if on_gpu else 1.0 / (1.0 / dec + 1.0 / inf)
+        combined_as = "shared cores: 1/(1/decode + 1/inference)" if inference["on_cpu"] else "min"
         return {"decode": decode, "inference": inference, "decode_bound_cameras": dec, "inference_bound_cameras": inf,
-                "combined_bound_cameras": round(combined, 1), "combined_as": "min" if on_gpu else "shared cores: 1/(1/decode + 1/inference)"}
+                "combined_bound_cameras": round(combine(dec, inf, combined_as), 1), "combined_as": combined_as}
 
     def model_names(self) -> list[str]:
         from epatrol.config import parse_config
-        from benchmarks.trial import pipeline_config
+        from benchmarks.pipeline_trial import pipeline_config
         from epatrol.pipeline import required_models
 
         try:
@@ -264,6 +254,8 @@ def run(args: argparse.Namespace) -> dict:
     unknown = [k for k in kinds if k not in footage_mod.KINDS]
     if unknown or not kinds:
         raise SystemExit(f"epatrol bench: unknown footage {unknown or args.footage!r}; choose from {', '.join(footage_mod.KINDS)}")
+    if args.rate is not None and args.rate <= 0:
+        raise SystemExit(f"epatrol bench: --rate must be > 0 samples/s, got {args.rate:g}")
     counts = [int(x) for x in args.cameras.split(",")] if args.cameras else None
     if counts:  # no search: serve just the cameras asked for
         args.max_cameras = max(counts)
@@ -295,7 +287,9 @@ def run(args: argparse.Namespace) -> dict:
         "command": "epatrol bench " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["bench"] else sys.argv[1:]),
         "machine": machine(),
         "settings": {
-            "samples_per_s_per_camera": args.rate, "window_s": args.window_s, "lag_bound_s": args.lag_bound_s, "footage": kinds,
+            # Each camera is sampled (and judged) at its fastest violation's rate.
+            "samples_per_s_per_camera": round(1.0 / camera_every_s(paced(bench.intervals)), 3), "rate_forced": args.rate,
+            "sample_every_s": bench.intervals, "window_s": args.window_s, "lag_bound_s": args.lag_bound_s, "footage": kinds,
             "violations": bench.violations, "detector": args.detector, "device": args.device, "fast_path": not args.no_fast_path,
             "footage_detail": {k: f"{w}x{h} H.264 25 fps, 2 s GOP" for k, (w, h) in footage_mod.KINDS.items() if k in kinds},
         },
@@ -329,41 +323,6 @@ def run(args: argparse.Namespace) -> dict:
     print((args.out / "bench.md").read_text())
     print(f"wrote {args.out / 'bench.json'}, {args.out / 'bench.md'}" + (f", {plot}" if plot else " (no plot: pip install -e .[bench] for matplotlib)"))
     return report
-
-
-def summarise(report: dict) -> None:
-    """The box's figures: cameras sustained, speed-up over the baseline, fraction of the bound."""
-    s: dict = {}
-    pipe, base, bounds = report.get("pipeline"), report.get("baseline"), report.get("bounds")
-    if pipe:
-        s["pipeline_cameras"] = pipe["sustained_cameras"]
-        best = next((t for t in pipe["trials"] if t["cameras"] == pipe["sustained_cameras"]), None)
-        s["per_camera_at_sustained"] = best["per_camera"] if best else []
-        if best is None and pipe["trials"]:  # nothing sustained: show the smallest trial, flagged as such
-            smallest = min(pipe["trials"], key=lambda t: t["cameras"])
-            s["per_camera_not_sustained"] = {"cameras": smallest["cameras"], "per_camera": smallest["per_camera"]}
-        # Memory a camera adds: the slope of resident memory over the trials' camera counts.
-        pts = sorted((t["cameras"], t["rss_mb"]) for t in pipe["trials"])
-        if len(pts) >= 2 and pts[-1][0] > pts[0][0]:
-            s["memory_mb_per_added_camera"] = round((pts[-1][1] - pts[0][1]) / (pts[-1][0] - pts[0][0]), 1)
-    if base:
-        s["baseline_cameras"] = base["sustained_cameras"]
-    if pipe and base and base["sustained_cameras"]:
-        s["speedup_vs_baseline"] = round(pipe["sustained_cameras"] / base["sustained_cameras"], 2)
-    if pipe and bounds and bounds["combined_bound_cameras"]:
-        s["fraction_of_bound"] = round(pipe["sustained_cameras"] / bounds["combined_bound_cameras"], 2)
-        # The motion gate skips inferences, so the pipeline's own limit is the bound at the
-        # inference rate it actually needed (the gate's measured skip rate at the sustained N).
-        gated = [c["gated_fraction"] for c in s.get("per_camera_at_sustained", []) if c["gated_fraction"] is not None]
-        if gated and bounds["decode_bound_cameras"]:
-            skip = min(0.95, sum(gated) / len(gated))
-            inf = bounds["inference_bound_cameras"] / (1 - skip)
-            dec = bounds["decode_bound_cameras"]
-            gated_bound = min(dec, inf) if bounds["combined_as"] == "min" else 1 / (1 / dec + 1 / inf)
-            s["gate_skip_fraction"] = round(skip, 3)
-            s["bound_at_measured_skip_cameras"] = round(gated_bound, 1)
-            s["fraction_of_bound_at_measured_skip"] = round(pipe["sustained_cameras"] / gated_bound, 2)
-    report["summary"] = s
 
 
 def main(argv: list[str] | None = None) -> int:

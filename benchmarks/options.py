@@ -16,7 +16,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--budget-s", type=float, default=480.0, help="time for the whole run (footage build included); the searches stop when it is spent (default 480)")
     ap.add_argument("--window-s", type=float, default=15.0, help="measured window of each trial (default 15)")
     ap.add_argument("--warmup-s", type=float, default=4.0, help="settling time after every camera judges its first samples")
-    ap.add_argument("--rate", type=float, default=1.0, help="patrol rate: samples per second per camera (default 1)")
+    ap.add_argument("--rate", type=float, default=None, help="force one patrol rate (samples per second) on every violation in both the pipeline and the baseline (default: each violation at its configuration default sample_every_s, as deployed)")
     ap.add_argument("--lag-bound-s", type=float, default=2.0, help="sample lag p95 above this is falling behind (default 2)")
     ap.add_argument("--footage", default="busy_1080p,quiet_720p", help="camera kinds, assigned in turn (busy_1080p, quiet_720p)")
     ap.add_argument("--violations", default=None, help="comma list (default: every implemented violation)")

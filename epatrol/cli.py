@@ -1,4 +1,4 @@
-"""The `epatrol` command: run, demo, events, verify, serve, config check|schema, user add, verify-export."""
+"""The `epatrol` command: run, demo, events, verify, serve, config check|schema, user add, verify-export, models."""
 
 from __future__ import annotations
 
@@ -28,15 +28,15 @@ def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
     from epatrol.evidence.recovery import recover
     from epatrol.evidence.retention import apply_retention
     from epatrol.health import HealthBoard
-    from epatrol.models.detector import load_detector
+    from epatrol.models.detector import load_detectors
     from epatrol.pipeline import required_models
     from epatrol.supervisor import Supervisor
     from epatrol.uplink.service import start_uplink
 
     # Every model the cameras need, checked and loaded before any camera starts.
-    detectors = {name: load_detector(name, cfg.models.dir, cfg.models.threads, cfg.models.device) for name in sorted(required_models(cfg))}
+    detectors = load_detectors(required_models(cfg), cfg.models)
     for d in detectors.values():
-        log.info("detector %s (%s) on %s", d.name, d.sha256[:12], d.provider)
+        log.info("detector %s (%s) on %s", d.name, d.sha256[:12], d.runs_on)
     try:
         lock = lock_storage(cfg.storage.root)  # held until the process exits
     except StorageBusy as e:
@@ -242,12 +242,13 @@ def build_parser() -> argparse.ArgumentParser:
     check = config_sub.add_parser("check", help="validate a configuration file")
     check.add_argument("file", type=Path)
     config_sub.add_parser("schema", help="print the configuration's JSON Schema")
-    from epatrol import cli_bench, cli_centre, cli_eval, cli_review, cli_train
+    from epatrol import cli_bench, cli_centre, cli_eval, cli_models, cli_review, cli_train
     from epatrol.centre import cli_users as centre_cli_users
 
     cli_review.add_parsers(sub, with_config)  # user add, verify-export
     cli_eval.add_parsers(sub)  # eval
     cli_train.add_parsers(sub)  # train-bins (no config)
+    cli_models.add_parsers(sub)  # models bench|derive (no config)
     fit_fire = sub.add_parser("fit-fire", help="fit the open-burning decision on the real scenes of the shared folder; writes it and a report")
     fit_fire.add_argument("--shared", type=Path, default=Path("../shared"), help="the shared folder (datasets/fire-smoke-cctv, media/, models/)")
     fit_fire.add_argument("--out", type=Path, default=Path("epatrol/detectors/data/fire_decision.json"), help="where the decision goes")

@@ -26,7 +26,7 @@ def _checkout_module(name: str):
 def add_parsers(sub) -> None:
     bench = sub.add_parser(
         "bench",
-        help="measure how many live cameras this box sustains (pipeline, bounds, OpenCV baseline); from a source checkout",
+        help="measure how many live cameras this box sustains (the pipeline as deployed: default rates, runtime chosen by measurement; its bounds; and the hand-written OpenCV + onnxruntime baseline running every model the violations need at the same rates); from a source checkout",
         description="Simulated RTSP cameras through the real pipeline; writes bench.json, bench.md and bench.png (see benchmarks/bench.py).",
     )
     bench.set_defaults(standalone=cmd_bench)  # no -c: the bench writes its own configurations

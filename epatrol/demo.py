@@ -22,7 +22,7 @@ MARKER = ".epatrol-demo"
 
 def run_demo(shared: Path | None, storage: Path, log_level: str = "info") -> int:
     from epatrol.evidence.db import Database
-    from epatrol.models.detector import load_detector
+    from epatrol.models.detector import load_detectors
     from epatrol.pipeline import required_models
     from epatrol.supervisor import run_cameras
 
@@ -49,9 +49,9 @@ def run_demo(shared: Path | None, storage: Path, log_level: str = "info") -> int
     effective = storage / "demo-config.yaml"
     effective.write_text(yaml.safe_dump(cfg.model_dump(mode="json"), allow_unicode=True, sort_keys=False), encoding="utf-8")
 
-    detectors = {n: load_detector(n, cfg.models.dir, cfg.models.threads, cfg.models.device) for n in sorted(required_models(cfg))}
+    detectors = load_detectors(required_models(cfg), cfg.models)
     db = Database(cfg.database_url)
-    used = ", ".join(f"{d.name} on {d.provider}" for d in detectors.values())
+    used = ", ".join(f"{d.name} on {d.runs_on}" for d in detectors.values())
     print(f"demo: {len(cfg.cameras)} file cameras, detectors: {used}", flush=True)
     workers = run_cameras(cfg, detectors, db, threading.Event())
 

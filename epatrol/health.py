@@ -55,6 +55,7 @@ class CameraHealth:
 class HealthBoard:
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._models: dict[str, tuple[str, str, str]] = {}  # name -> (runtime, precision, graph)
         self._cameras: dict[str, CameraHealth] = {}
 
     def register(self, camera_id: str, sample_interval_s: float) -> None:
@@ -125,6 +126,15 @@ class HealthBoard:
             cam = self._cameras.get(camera_id)
             if cam is not None and cam.problems != problems:
                 cam.problems = list(problems)
+
+    def set_model(self, name: str, runtime: str, precision: str, graph: str) -> None:
+        """What runs each model (models/selection.py chose it): /metrics shows it."""
+        with self._lock:
+            self._models[name] = (runtime, precision, graph)
+
+    def models(self) -> dict[str, tuple[str, str, str]]:
+        with self._lock:
+            return dict(self._models)
 
     def snapshot(self) -> list[CameraHealth]:
         with self._lock:

@@ -32,10 +32,11 @@ from epatrol.evidence.db import Database
 from epatrol.evidence import review
 from epatrol.evidence.recorder import CameraRecorder
 from epatrol.health import HealthBoard
+from epatrol.pacing import Pace, fire_gates
 from epatrol.models.detections import Detections
 from epatrol.models.detector import ObjectDetector
 from epatrol.models.manifest import resolve_models_dir
-from epatrol.models.service import Inference, InferenceService
+from epatrol.models.service import Inference, InferenceService, nothing_found
 from epatrol.streams.feed import Backoff, CameraFeed, ConnectFailed, Connected, Disconnected, PacketIn
 from epatrol.streams.motion import MotionGate
 from epatrol.streams.packets import Sample
@@ -124,6 +125,7 @@ class _Pending:
     judges: list[Judge]  # those due at this sample
     inferences: dict[str, Future[Inference]]  # one per model those judges need
     reused: frozenset[str] = frozenset()  # models whose detections are the last inferred ones (motion gate)
+    skipped: frozenset[str] = frozenset()  # models the fire gate skipped: no detections
 
     def done(self) -> bool:
         return all(f.done() for f in self.inferences.values())
@@ -136,7 +138,8 @@ class CameraStats:
     events: int = 0
     times: StageTimes = field(default_factory=StageTimes)
     judged: int = 0
-    gated: int = 0  # model runs the motion gate skipped (detections reused)
+    gated: int = 0  # model runs skipped: by the motion gate (detections reused) or the fire gate (none)
+    fire_gated: int = 0  # of those, by the fire gate
     lags_s: deque[float] = field(default_factory=lambda: deque(maxlen=4096))  # ingest -> judged, latest samples
 
 
@@ -182,7 +185,9 @@ class CameraWorker:
         }  # fmt: skip
         self._gates = {m: MotionGate(fp.motion_threshold, fp.motion_min_changed, fp.refresh_s) for m in self._crops} if fp.motion_gate else {}
         self._reference: dict[str, Future[Inference]] = {}
-        interval = min((j.params.sample_every_s for j in self.judges), default=1.0)
+        self._fire_gates = fire_gates(self.judges)
+        self._pace = Pace(self.judges)  # sparse until the fire model finds something (pacing.py)
+        interval = self._pace.calm_s
         self.health.register(camera.id, interval)
         self.feed = CameraFeed(
             camera.id,
@@ -226,6 +231,8 @@ class CameraWorker:
                 log.info("camera %s connected: %s %dx%d", cid, info.codec, info.width, info.height)
                 self.health.set_state(cid, "online")
                 self._last_judged.clear()  # media time starts again with each connection
+                self._pace.reset()
+                self.feed.sampler.set_interval(self._pace.calm_s)
                 self._notify("camera.online", {"camera": cid, "reason": f"{info.codec} {info.width}x{info.height}"})
                 self.recorder.on_connected(info)
             elif isinstance(item, Disconnected):
@@ -283,9 +290,17 @@ class CameraWorker:
         decode_total = self.feed.times.wall_s["decode"]
         decode_ms, self._decode_mark = 1000 * (decode_total - self._decode_mark), decode_total
         inferences: dict[str, Future[Inference]] = {}
-        reused = set()
+        reused, skipped = set(), set()
         h, w = sample.frame.shape[:2]
         for model in {j.model for j in judges}:
+            # A sample the fire gate finds no cue of fire in is judged as if the model found nothing.
+            if (fire := self._fire_gates.get(model)) is not None:
+                run = fire.should_run(sample.frame, sample.time_s)
+                self.feed.sampler.set_interval(self._pace.interval_after(sample.time_s, fire.last_reason == "hold" or fire.flame_cue))
+                if not run:
+                    inferences[model] = nothing_found(self.models[model].detector.class_names)
+                    skipped.add(model)
+                    continue
             crop = self._crops.get(model)
             roi = to_pixels(crop, w, h) if crop else None
             gate = self._gates.get(model)
@@ -297,7 +312,7 @@ class CameraWorker:
                 continue
             conf = min(j.params.confidence for j in judges if j.model == model)
             inferences[model] = self._reference[model] = self.models[model].submit(sample.frame, conf, roi)
-        self._pending.append(_Pending(sample, decode_ms, judges, inferences, frozenset(reused)))
+        self._pending.append(_Pending(sample, decode_ms, judges, inferences, frozenset(reused), frozenset(skipped)))
         self.stats.samples += 1
         self.health.set_queue_depth(self.camera.id, len(self._pending))
 
@@ -311,10 +326,15 @@ class CameraWorker:
         self._refresh_suppressions()
         times = self.stats.times
         results = {model: f.result() for model, f in pending.inferences.items()}
-        ran = [r for model, r in results.items() if model not in pending.reused]
+        ran = [r for model, r in results.items() if model not in pending.reused | pending.skipped]
         for r in ran:
             times.add("inference", r.wall_s, r.cpu_s)
-        self.stats.gated += len(pending.reused)
+        self.stats.gated += len(pending.reused) + len(pending.skipped)
+        self.stats.fire_gated += len(pending.skipped)
+        for model, r in results.items():  # fire or smoke found: its gate runs the model every sample for a while
+            if model in self._fire_gates and model not in pending.skipped and len(r.detections):
+                self._fire_gates[model].found(pending.sample.time_s)
+                self.feed.sampler.set_interval(self._pace.interval_after(pending.sample.time_s, True))
         events: list[tuple[EpisodeEvent, str]] = []
         with times.measure("judge"):
             for judge in pending.judges:
@@ -358,7 +378,7 @@ class CameraWorker:
 
     def _record(self, event: EpisodeEvent, model: str | None = None) -> None:
         service = self.models.get(model or self._model_of(event))
-        provenance = (service.name, service.sha256) if service else ("", "")
+        provenance = (service.name, service.sha256, service.runs_on) if service else ("", "", "")
         event_id = self.recorder.on_episode(event, self.feed.ring, provenance)
         if isinstance(event, EpisodeStarted):
             self.stats.events += 1

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from epatrol.config import Camera, Config
 from epatrol.evidence.db import Database
 from epatrol.health import HealthBoard
-from epatrol.models.detector import ObjectDetector, load_detector
+from epatrol.models.detector import ObjectDetector, load_detectors
 from epatrol.models.manifest import ModelError
 from epatrol.models.service import InferenceService
 from epatrol.pipeline import CameraWorker, EventSink, build_judges
@@ -55,6 +55,8 @@ class Supervisor:
         self.db = db
         self.stop_all = stop or threading.Event()
         self.health = health or HealthBoard()
+        for d in detectors.values():
+            self.health.set_model(d.name, d.runtime, d.precision, d.graph)
         self.sink = sink
         self.notifier = None
         if cfg.notify is not None and sink is None:
@@ -107,8 +109,9 @@ class Supervisor:
         """A camera added by a reload may need a model nobody needed before."""
         for judge in build_judges(camera, self.cfg):
             if judge.model not in self.models:
-                m = self.cfg.models
-                self.models[judge.model] = InferenceService(load_detector(judge.model, m.dir, m.threads, m.device), self._workers)
+                detector = load_detectors({judge.model}, self.cfg.models)[judge.model]
+                self.health.set_model(detector.name, detector.runtime, detector.precision, detector.graph)
+                self.models[judge.model] = InferenceService(detector, self._workers)
 
     def _guarded(self, worker: CameraWorker, stop: threading.Event) -> None:
         while True:

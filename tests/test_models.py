@@ -25,6 +25,8 @@ from epatrol.models.manifest import (
     resolve_models_dir,
     verify_model_file,
 )
+from epatrol.models.runners import OnnxRuntimeRunner
+from epatrol.models.selection import reference
 from epatrol.models.session import session_provider
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -241,9 +243,9 @@ def test_unknown_model_lists_known_names() -> None:
 
 def test_class_count_disagreeing_with_metadata_is_refused() -> None:
     spec = dataclasses.replace(get_spec("yolov8n_int8"), class_names=("a", "b"))
-    session = create_session(shared_models() / spec.file, threads=1, device="cpu")
+    runner = OnnxRuntimeRunner(reference(shared_models() / spec.file, "cpu", int8=True), threads=1)
     with pytest.raises(ModelError, match="metadata lists 80 classes"):
-        ObjectDetector(spec, session)
+        ObjectDetector(spec, runner)
 
 
 # --- sessions ---------------------------------------------------------------------------------

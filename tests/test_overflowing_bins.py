@@ -21,7 +21,8 @@ from fastapi.testclient import TestClient
 from conftest import MODELS, SHARED, camera_entry, make_config
 from epatrol.api.app import create_app
 from epatrol.config import ConfigError, OverflowingBins, parse_config
-from epatrol.detectors.bin_classifier import BinParameters, load_classifier
+from epatrol.detectors import bin_embedding_runtime
+from epatrol.detectors.bin_classifier import BinClassifier, BinEmbedder, BinParameters, load_classifier
 from epatrol.detectors.bin_reference import structure, structure_change
 from epatrol.detectors.bin_training import read_dataset, split, train
 from epatrol.detectors.episodes import EpisodeEnded, EpisodeStarted
@@ -29,10 +30,12 @@ from epatrol.detectors.suppression import Dismissed
 from epatrol.detectors.overflowing_bins import OverflowingBinsJudge, covered_fraction, crop_box
 from epatrol.detectors.zones import ZoneShape
 from epatrol.evidence.db import Database
+from epatrol.models import runners
 from epatrol.models.detections import Detections
 from epatrol.streams.packets import Sample
 from epatrol.supervisor import run_cameras
 from epatrol.training.bins_presence_data import negative_crops
+from epatrol.training.bins_runtime import WholeGraph
 from sample_videos.scenes.bins import NO_BIN, NOISE_SIGMA, ZONE, camera_view, light_at, no_bin_frames, scene_frames
 from sample_videos.build import encode_h264
 
@@ -337,3 +340,49 @@ def test_training_on_a_small_subset_writes_loadable_parameters(shared_dir, tmp_p
     assert set(held) - {"overall"} <= {"streetview", "whatsapp", "web"} and len(held) >= 3
     params = BinParameters.load(out)
     assert params.weights.shape == (768,) and 0 < params.threshold < 1
+
+
+# The embedding's runtime (bin_embedding_runtime.py): the judge's embedder runs on the fastest way
+# that keeps the int8 reference's P(overflowing) and P(bin). Measured on the whole held-out side
+# (bins_runtime.py): OpenVINO bf16 flips 1.9% of overflow and 0.3% of presence decisions; on this
+# fixed sample of 12 clean + 12 dirty photos and 10 no-bin crops it flips none (one crop's P(bin)
+# moves from 0.57 to 0.83, below the presence threshold either way).
+RUNTIME_SAMPLE = 12
+RUNTIME_CROPS = 10
+
+
+@pytest.fixture(scope="module")
+def reference_embedder(shared_dir):
+    return BinEmbedder(MODELS, runtime="reference")
+
+
+def test_the_chosen_embedding_runtime_keeps_the_reference_decisions(held_out, held_out_no_bin, classifier, reference_embedder):
+    chosen = classifier.embedder
+    assert chosen.choice is not None and chosen.runs_on == chosen.choice.label
+    reference = BinClassifier(reference_embedder, classifier.params, classifier.presence)
+    photos = _by_name_hash([p for p in held_out if p.label == 0])[:RUNTIME_SAMPLE] + _by_name_hash([p for p in held_out if p.label == 1])[:RUNTIME_SAMPLE]
+    images = [cv2.imread(str(p.path)) for p in photos] + [c.image for c in held_out_no_bin[:: len(held_out_no_bin) // RUNTIME_CROPS][:RUNTIME_CROPS]]
+    got = np.array([classifier.assess(i) for i in images])
+    want = np.array([reference.assess(i) for i in images])
+    # overflow is judged on bin photos only (a zone without a bin is never judged), presence on all
+    flipped = [i for i in range(len(images)) if (got[i, 1] >= classifier.presence_threshold) != (want[i, 1] >= classifier.presence_threshold)
+               or (i < len(photos) and (got[i, 0] >= classifier.threshold) != (want[i, 0] >= classifier.threshold))]
+    assert not flipped, f"{chosen.runs_on}: decisions differ from the reference on images {flipped}: {got[flipped]} vs {want[flipped]}"
+    assert np.abs(got - want).mean(axis=0).max() <= bin_embedding_runtime.MEAN_GAP
+
+
+def test_the_embedder_falls_back_to_the_int8_reference(monkeypatch, held_out, reference_embedder):
+    """Without OpenVINO no OpenVINO candidate is tried; when no candidate agrees, the reference runs,
+    and its cut graph gives the embedding of the whole int8 graph bit for bit."""
+    monkeypatch.setattr(runners, "openvino_available", lambda: False)
+    without = BinEmbedder(MODELS, runtime="auto")
+    assert "openvino" not in without.runs_on
+    assert [r.key for r in without.choice.rows] == ["onnxruntime/CPU/int8-dynamic/shipped", "onnxruntime/CPU/fp32/float-folded"]
+    monkeypatch.setattr(bin_embedding_runtime, "MAX_GAP", -1.0)  # no candidate can agree
+    fallback = BinEmbedder(MODELS, runtime="auto")
+    assert fallback.runs_on == reference_embedder.runs_on == "onnxruntime CPU int8-dynamic (shipped)"
+    assert [r.accepted for r in fallback.choice.rows] == [True, False]
+    whole = WholeGraph(MODELS / "yolov8n_int8.onnx")
+    for p in _by_name_hash(held_out)[:3]:
+        img = cv2.imread(str(p.path))
+        assert np.array_equal(fallback.embed(img), whole.embed(reference_embedder._tensor(img)))

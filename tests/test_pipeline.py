@@ -20,13 +20,15 @@ from epatrol.evidence.hashing import sha256_file
 PRE_S, POST_S, GOP_S = 5.0, 5.0, 2.0
 
 
-def test_parked_bike_gives_exactly_one_event(patrol):
+def test_parked_bike_gives_exactly_one_event(patrol, detector):
     db, workers = patrol.db, patrol.workers
     events = db.list_events(camera_id="wall-street-1")
     assert len(events) == 1
     ev = events[0]
     assert (ev.violation, ev.zone, ev.camera_name) == ("parked_bikes", "wall-footway", "测试 wall-street-1")
     assert ev.model_name == "yolov8n_int8" and len(ev.model_sha256) == 64
+    # Which runtime and precision made the detections that raised it (chosen by measurement).
+    assert ev.details["model_runs_on"] == detector.runs_on and detector.precision in ev.details["model_runs_on"]
     assert ev.detections and ev.detections[0]["label"] == "bicycle"
     dwell = (ev.alerted_at - ev.started_at).total_seconds()
     assert 20.0 <= dwell < 22.0, dwell

@@ -53,6 +53,10 @@ def test_sighup_and_api_reload_add_and_remove_cameras_without_touching_the_rest(
         )
         try:
             wait_for(lambda: _health(port).get("cam-a", {}).get("samples", 0) >= 3, 90, "cam-a sampling")
+            # /metrics names the runtime and precision the model runs on (chosen by measurement at start).
+            info = [line for line in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text.splitlines() if line.startswith("epatrol_model_info{")]
+            assert len(info) == 1 and 'model="yolov8n_int8"' in info[0] and info[0].endswith(" 1.0"), info
+            assert 'runtime="' in info[0] and 'precision="' in info[0] and 'graph="' in info[0]
 
             raw["cameras"].append(camera_entry("cam-b", server.url("/b"), BIKE_ZONE))
             config.write_text(yaml.safe_dump(raw, allow_unicode=True))

@@ -74,3 +74,41 @@ def test_ring_drops_packets_before_first_keyframe():
     for i in range(10, 60):  # joins a live stream mid-GOP
         ring.push(_pkt(i))
     assert ring.snapshot()[0].time_s == 50 / FPS
+
+
+def test_a_camera_can_switch_between_keyframes_only_and_dense_sampling():
+    """Calm: keyframes every 2 s; when the fire gate fires the pipeline asks for 0.5 s, then back."""
+    sampler = FrameSampler(2.0)
+    taken, decoded = [], 0
+    for i in range(int(30 * FPS)):
+        t = i / FPS
+        if t == 10.0:
+            sampler.set_interval(0.5)
+        elif t == 20.0:
+            sampler.set_interval(2.0)
+        if sampler.should_decode(t, i % GOP == 0):
+            decoded += 1
+            if sampler.take(t):
+                taken.append(t)
+    dense = [t for t in taken if 10.0 <= t < 20.0]
+    assert 18 <= len(dense) <= 21  # 2 samples/s within a keyframe of the switch
+    gaps = [b - a for a, b in zip(dense, dense[1:])]
+    assert max(gaps) <= 2.0 + 1e-6 and sorted(gaps)[len(gaps) // 2] == pytest.approx(0.5, abs=0.05)
+    calm = [t for t in taken if t >= 22.0]
+    assert calm and all(abs(t % 2.0) < 1e-6 for t in calm)  # back on keyframes only
+    with pytest.raises(ValueError):
+        sampler.set_interval(0)
+
+
+def test_going_dense_at_a_sample_keeps_decoding_that_gop():
+    """The fire gate's flame cue at a keyframe sample: the very next frames are decodable, so the
+    dense samples start at once instead of at the next keyframe."""
+    sampler = FrameSampler(2.0)
+    taken = []
+    for i in range(int(8 * FPS)):
+        t = i / FPS
+        if sampler.should_decode(t, i % GOP == 0) and sampler.take(t):
+            taken.append(t)
+            if t == 4.0:
+                sampler.set_interval(0.5)
+    assert [t for t in taken if 4.0 <= t < 6.0] == pytest.approx([4.0, 4.5, 5.0, 5.5], abs=0.05)

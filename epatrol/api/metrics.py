@@ -46,6 +46,10 @@ class _BoardCollector:
             for violation, n in sorted(c.events.items()):
                 events.add_metric([c.camera_id, violation], float(n))
         yield events
+        models = GaugeMetricFamily("epatrol_model_info", "1 per model: the runtime, precision and graph that run it", labels=["model", "runtime", "precision", "graph"])
+        for name, (runtime, precision, graph) in sorted(self.health.models().items()):
+            models.add_metric([name, runtime, precision, graph], 1.0)
+        yield models
         disk = GaugeMetricFamily("epatrol_storage_free_bytes", "Free bytes on the evidence storage")
         try:
             disk.add_metric([], float(shutil.disk_usage(self.storage_root).free))

@@ -89,7 +89,7 @@ def eval_config(gt: GroundTruth, storage: Path, models_dir: Path | None) -> Conf
 def run_eval(gt: GroundTruth, storage: Path, models_dir: Path | None = None) -> EvalRun:
     """Run every clip (all at once, as cameras of one patrol) and collect its alerts in media seconds."""
     from epatrol.evidence.db import Database
-    from epatrol.models.detector import load_detector
+    from epatrol.models.detector import load_detectors
     from epatrol.pipeline import required_models
     from epatrol.supervisor import Supervisor
 
@@ -97,7 +97,7 @@ def run_eval(gt: GroundTruth, storage: Path, models_dir: Path | None = None) -> 
     cfg = eval_config(gt, storage, models_dir)
     skipped = _unrunnable(cfg)
     cfg = cfg.model_copy(update={"cameras": [c.model_copy(update={"enabled": c.id not in skipped}) for c in cfg.cameras]})
-    detectors = {n: load_detector(n, cfg.models.dir, cfg.models.threads, cfg.models.device) for n in sorted(required_models(cfg))}
+    detectors = load_detectors(required_models(cfg), cfg.models)
     db = Database(cfg.database_url)
     clock = _MediaClock()
     t0, c0 = time.monotonic(), time.process_time()

@@ -61,6 +61,7 @@ class CameraRecorder:
         self.pre_s = pre_s
         self.post_s = post_s
         self._event_ids: dict[EpisodeKey, int] = {}
+        self._runs_on: dict[EpisodeKey, str] = {}  # what ran the model that raised each open event
         self._resumable: dict[EpisodeKey, int] = {}  # ended by a camera outage, may go on
         self._clips: list[_OpenClip] = []
         self._info: StreamInfo | None = None
@@ -81,15 +82,17 @@ class CameraRecorder:
             if packet.time_s >= clip.end_time_s:
                 self._finish(clip)
 
-    def on_episode(self, event: EpisodeEvent, ring: PacketRing, model: tuple[str, str] = ("", "")) -> int | None:
+    def on_episode(self, event: EpisodeEvent, ring: PacketRing, model: tuple[str, ...] = ("", "", "")) -> int | None:
         """Record the episode event; returns the database id of the event it belongs to.
-        `model` (name, sha256) is the detector whose output decided it (model provenance)."""
+        `model` (name, sha256, what ran it) is the detector whose output decided it (model
+        provenance; the runtime and precision go in the event's details as `model_runs_on`)."""
         if isinstance(event, EpisodeStarted):
             return self._start(event, ring, model)
         if isinstance(event, EpisodeUpdated):
             event_id = self._event_ids.get(event.key)
             if event_id is not None:
-                self._write("update", self.db.update_event, event_id, details=event.details, detections=event.detections.to_records())
+                details = self._with_runtime(event.key, event.details)
+                self._write("update", self.db.update_event, event_id, details=details, detections=event.detections.to_records())
             return event_id
         if isinstance(event, EpisodeResumed):
             return self._resume(event)
@@ -100,6 +103,10 @@ class CameraRecorder:
             if event.resumable:
                 self._resumable[event.key] = event_id
         return event_id
+
+    def _with_runtime(self, key, details: dict) -> dict:
+        runs_on = self._runs_on.get(key)
+        return {**details, "model_runs_on": runs_on} if runs_on else details
 
     def _resume(self, event: EpisodeResumed) -> int | None:
         event_id = self._resumable.pop(event.key, None)
@@ -117,7 +124,7 @@ class CameraRecorder:
             if ev is None:
                 raise KeyError(f"no event with id {event_id}")
             gap = {"ended_at": ev.ended_at.isoformat() if ev.ended_at else None, "reason": ev.end_reason, "resumed_at": event.utc.isoformat()}
-            ev.details = {**event.details, "resumed": [*(ev.details or {}).get("resumed", []), gap]}
+            ev.details = {**self._with_runtime(event.key, event.details), "resumed": [*(ev.details or {}).get("resumed", []), gap]}
             ev.detections = event.detections.to_records()
             ev.ended_at = ev.end_reason = None
             chain.record(s, "event.reopen", ev)
@@ -142,7 +149,9 @@ class CameraRecorder:
             self._finish(clip)
         self._info = None
 
-    def _start(self, event: EpisodeStarted, ring: PacketRing, model: tuple[str, str]) -> int | None:
+    def _start(self, event: EpisodeStarted, ring: PacketRing, model: tuple[str, ...]) -> int | None:
+        if len(model) > 2 and model[2]:
+            self._runs_on[event.key] = model[2]
         event_id = self._write(
             "open event",
             self.db.open_event,
@@ -154,7 +163,7 @@ class CameraRecorder:
             model_name=model[0],
             model_sha256=model[1],
             detections=event.detections.to_records(),
-            details=event.details,
+            details=self._with_runtime(event.key, event.details),
         )
         if event_id is None:
             log.error("camera %s: %s in zone %s NOT recorded", self.camera_id, event.key.violation, event.key.zone)

@@ -26,6 +26,13 @@ class Inference:
     cpu_s: float  # of the calling thread only: onnxruntime's own pool works beside it
 
 
+def nothing_found(class_names: tuple[str, ...]) -> Future[Inference]:
+    """A finished inference with no detections: what a gate that skipped the model hands the judge."""
+    done: Future[Inference] = Future()
+    done.set_result(Inference(Detections.empty(class_names), 0.0, 0.0))
+    return done
+
+
 class InferenceService:
     def __init__(self, detector: ObjectDetector, workers: int = 1) -> None:
         self.detector = detector
@@ -38,6 +45,10 @@ class InferenceService:
     @property
     def sha256(self) -> str:
         return self.detector.sha256
+
+    @property
+    def runs_on(self) -> str:
+        return self.detector.runs_on
 
     def submit(self, frame: np.ndarray, conf: float, roi: tuple[int, int, int, int] | None = None) -> Future[Inference]:
         """roi: detect in that crop of the frame (pixels); boxes still come back in frame pixels."""

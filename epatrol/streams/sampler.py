@@ -18,12 +18,28 @@ class FrameSampler:
         self._early_s = min(0.1 * interval_s, 0.1)
         self.reset()
 
+    def set_interval(self, interval_s: float) -> None:
+        """Sample at a new rate from now on (a camera whose fire gate fired samples densely for a
+        while). A shorter interval brings the next sample forward; a longer one lets it wait."""
+        if interval_s <= 0:
+            raise ValueError("sample interval must be > 0 s")
+        if interval_s == self.interval_s:
+            return
+        if self._due_s is not None:
+            self._due_s += interval_s - self.interval_s
+        if interval_s < self.interval_s and not self._skipped:
+            self._decoding = True  # nothing of this GOP skipped yet: the decoder can go on from here
+        self.interval_s = interval_s
+        self.max_lateness_s = interval_s / 2
+        self._early_s = min(0.1 * interval_s, 0.1)
+
     def reset(self) -> None:
         """Forget the stream (after a reconnect timestamps start again)."""
         self._due_s: float | None = None
         self._gop_s: float | None = None
         self._last_key_s: float | None = None
         self._decoding = False
+        self._skipped = False  # a packet of this GOP was not decoded since the last sample
 
     def _next_key_close_enough(self) -> bool:
         if self._gop_s is None or self._last_key_s is None or self._due_s is None:
@@ -36,6 +52,9 @@ class FrameSampler:
                 self._gop_s = time_s - self._last_key_s
             self._last_key_s = time_s
             self._decoding = self._is_due(time_s) or not self._next_key_close_enough()
+            self._skipped = False
+        if not self._decoding:
+            self._skipped = True
         return self._decoding
 
     def _is_due(self, time_s: float) -> bool:
