@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 PHOTOS = {".jpg", ".jpeg", ".png", ".bmp"}
 VIDEOS = {".mp4", ".avi", ".mkv", ".mov"}
 FRAMES_PER_VIDEO = 2
-MAX_FRAMES = 8  # every candidate runs each frame 1 + selection.TIMED_RUNS times
+MAX_FRAMES = 6  # every candidate runs each frame 1 + selection.TIMED_RUNS times
 
 
 def reference_folder(configured: Path | None, models_dir: Path) -> Path | None:

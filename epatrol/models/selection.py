@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 CONFIDENCE = 0.25  # detections compared at the COCO judges' usual floor
 IOU_MIN = 0.9  # same object: boxes overlap at least this much
 SCORE_TOLERANCE = 0.08  # |score - reference score|; detections within this of the floor may come and go
-TIMED_RUNS = 3  # per frame, after one warm-up run
+TIMED_RUNS = 2  # per frame, after one warm-up run (median of 12 runs with 6 frames)
 CACHE_FILE = "runtime-choice.json"
 CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "amx_tile")
 
