@@ -147,20 +147,23 @@ def load_detector(
     spec = get_spec(name)
     folder = resolve_models_dir(models_dir)
     path = verify_model_file(spec, folder)
-    reference = selection.reference(path, device, int8=derive.is_dynamic_int8(path))
+    int8 = derive.is_dynamic_int8(path)  # reads the whole graph: once per load
+    reference = selection.reference(path, device, int8=int8)
     detector = ObjectDetector(spec, open_runner(reference, threads))  # checks the layout first
     frames = load_reference_frames(frames_dir, folder) if runtime == "auto" else []
     if runtime == "auto" and not frames:
         log.warning("model %s: no reference frames (models.reference_frames, or %s/reference_frames): the reference runs", name, folder)
     if frames:
-        detector = _fastest_agreeing(detector, path, frames, threads, device, workers, derive.cache_dir(cache_dir), remeasure)
+        detector = _fastest_agreeing(detector, path, int8, frames, threads, device, workers, derive.cache_dir(cache_dir), remeasure)
     log.info("loaded model %s from %s on %s", name, path, detector.runs_on)
     return detector
 
 
-def _fastest_agreeing(reference: ObjectDetector, path: Path, frames: list[np.ndarray], threads, device, workers, cache: Path, remeasure: bool) -> ObjectDetector:
+def _fastest_agreeing(
+    reference: ObjectDetector, path: Path, int8: bool, frames: list[np.ndarray], threads, device, workers, cache: Path, remeasure: bool
+) -> ObjectDetector:
     spec = reference.spec
-    float_graph = derive.float_graph(spec, path, cache).path(cache) if derive.is_dynamic_int8(path) else None
+    float_graph = derive.float_graph(spec, path, cache).path(cache) if int8 else None
     found = selection.candidates(path, device, float_graph, bf16=spec.reduced_precision)
 
     def detect(runner: Runner, frame: np.ndarray) -> Detections:

@@ -1,6 +1,6 @@
 """Runners: one graph on one runtime at one precision, behind the same run(tensor) -> output.
 
-onnxruntime (CPU, CUDA, TensorRT providers) and OpenVINO (the `openvino` package, CPU plugin at
+onnxruntime (CPU and CUDA providers) and OpenVINO (the `openvino` package, CPU plugin at
 fp32 or bf16) are what epatrol can choose from; selection.py measures them and picks. Both are
 safe to call from several camera threads: onnxruntime's run() is, and OpenVINO gets one infer
 request per calling thread.
