@@ -19,10 +19,20 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.procstat import process_cpu_s, rss_mb, thread_cpu_s
-from benchmarks.runtimes import SHIPPED, describe_embedder, graph_precision, onnxruntime_label
+from benchmarks.runtimes import (
+    SHIPPED,
+    describe_embedder,
+    graph_precision,
+    onnxruntime_label,
+)
 from benchmarks.scenes import FPS, ZONES, zone_crop_box
 from benchmarks.stats import percentile, rounded, trial_figures
-from benchmarks.workload import BIN_EMBEDDING, default_confidences, model_intervals, violation_intervals
+from benchmarks.workload import (
+    BIN_EMBEDDING,
+    default_confidences,
+    model_intervals,
+    violation_intervals,
+)
 
 
 class ShippedModel:
@@ -32,7 +42,11 @@ class ShippedModel:
     def __init__(self, name: str, models_dir: Path, device: str) -> None:
         import onnxruntime as ort
 
-        from epatrol.models.manifest import get_spec, resolve_models_dir, verify_model_file
+        from epatrol.models.manifest import (
+            get_spec,
+            resolve_models_dir,
+            verify_model_file,
+        )
 
         self.spec = get_spec(name)
         path = verify_model_file(self.spec, resolve_models_dir(models_dir))
@@ -97,7 +111,7 @@ def run_baseline(spec: dict) -> dict:
     detectors = {name: ShippedModel(name, models_dir, spec["device"]) for name in schedule if name != BIN_EMBEDDING}
     embedder = None
     if BIN_EMBEDDING in schedule:
-        from epatrol.detectors.bin_classifier import BinEmbedder
+        from epatrol.detectors.bins.bin_classifier import BinEmbedder
         from epatrol.models.manifest import resolve_models_dir
 
         # The shipped graph on onnxruntime CPU (runtime "reference"), onnxruntime's default threading, as a user leaves it.

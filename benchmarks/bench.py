@@ -52,7 +52,12 @@ from benchmarks.procstat import process_cpu_s  # noqa: E402
 from benchmarks.progress import Progress  # noqa: E402
 from benchmarks.report import write_markdown, write_plot  # noqa: E402
 from benchmarks.summary import combine, summarise  # noqa: E402
-from benchmarks.workload import camera_every_s, model_intervals, paced, violation_intervals  # noqa: E402
+from benchmarks.workload import (  # noqa: E402
+    camera_every_s,
+    model_intervals,
+    paced,
+    violation_intervals,
+)
 
 FPS = 25.0
 
@@ -76,7 +81,7 @@ class Bench:
         self.progress = progress
         self.work = Path(tempfile.mkdtemp(prefix="epatrol-bench-"))
         self.count = 0
-        from epatrol.pipeline import IMPLEMENTED
+        from epatrol.judges import IMPLEMENTED
 
         self.violations = args.violations.split(",") if args.violations else sorted(v.value for v in IMPLEMENTED)
         try:  # seconds between samples of each violation: its default, or 1 / --rate for all
@@ -220,9 +225,9 @@ class Bench:
                 "combined_bound_cameras": round(combine(dec, inf, combined_as), 1), "combined_as": combined_as}
 
     def model_names(self) -> list[str]:
-        from epatrol.config import parse_config
         from benchmarks.pipeline_trial import pipeline_config
-        from epatrol.pipeline import required_models
+        from epatrol.config import parse_config
+        from epatrol.judges import required_models
 
         try:
             cfg = parse_config(pipeline_config(dict(self.spec("pipeline", 1), storage=str(self.work / "probe"))))

@@ -97,13 +97,12 @@ def run_inference(spec: dict) -> dict:
     """Each model as fast as it goes when nothing else runs (one run per worker, as the pipeline is
     configured, and loaded as the pipeline loads it: the runtime chosen by measurement), and what a
     camera costs: each model's ms per run x its runs per camera-second (spec["model_every_s"])."""
+    from benchmarks.pipeline_trial import pipeline_config
     from epatrol.config import Models
     from epatrol.detectors.crops import to_pixels
     from epatrol.models.detector import load_detectors
     from epatrol.models.service import InferenceService
     from epatrol.streams.motion import MotionGate
-
-    from benchmarks.pipeline_trial import pipeline_config
 
     frames = first_frames(spec["footage_mp4"])
     workers = spec.get("workers") or spec["cores"]
@@ -181,12 +180,11 @@ def throughput(service, frames: list[np.ndarray], workers: int, window_s: float)
 def embedding_cost(frame: np.ndarray, spec: dict) -> dict:
     """The bin embedding on a zone's crop, as the bin judge runs it (the embedder the judges share),
     one run at a time: its ms and CPU ms per run."""
-    from epatrol.config import Violations
-    from epatrol.detectors.bin_classifier import shared_embedder
-    from epatrol.models.manifest import resolve_models_dir
-
     from benchmarks.runtimes import describe_embedder
     from benchmarks.scenes import ZONES, zone_crop_box
+    from epatrol.config import Violations
+    from epatrol.detectors.bins.bin_classifier import shared_embedder
+    from epatrol.models.manifest import resolve_models_dir
 
     embedder = shared_embedder(resolve_models_dir(Path(spec["models_dir"])))
     h, w = frame.shape[:2]

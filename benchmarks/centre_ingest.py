@@ -31,12 +31,12 @@ from nats_server import NatsServer  # noqa: E402
 from pg import PostgresServer  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
+from epatrol.centre.config import CentreConfig  # noqa: E402
 from epatrol.centre.ingest import CentreIngest  # noqa: E402
 from epatrol.centre.records import CentreEvent  # noqa: E402
-from epatrol.centre.store import CentreStore  # noqa: E402
-from epatrol.config import CentreConfig  # noqa: E402
-from epatrol.uplink import messages as m  # noqa: E402
-from epatrol.uplink.streams import connect, ensure_streams  # noqa: E402
+from epatrol.common import messages as m  # noqa: E402
+from epatrol.common.nats import connect, ensure_streams  # noqa: E402
+from epatrol.migrations import open_centre_store  # noqa: E402
 
 
 def event_message(box: str, n: int, files: list[tuple[str, bytes]]) -> list[dict]:
@@ -86,7 +86,7 @@ def main() -> None:
     server = NatsServer(work / "nats").start()
     pg = PostgresServer().start()
     try:
-        store = CentreStore(pg.create_database("bench"))
+        store = open_centre_store(pg.create_database("bench"))
         t = time.perf_counter()
         messages = asyncio.run(publish(server.url, args.boxes, args.events, args.files))
         publish_s = time.perf_counter() - t

@@ -27,6 +27,7 @@ for p in (REPO, REPO / "tests"):
         sys.path.insert(0, str(p))
 
 from rtsp import export_access_units  # noqa: E402  (tests/rtsp.py: the RTSP server's input format)
+
 from sample_videos.build import _noisy, encode_h264, media_file  # noqa: E402
 
 DURATION_S = 20.0  # looped by the server

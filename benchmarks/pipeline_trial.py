@@ -17,7 +17,13 @@ from benchmarks.procstat import process_cpu_s, rss_mb, thread_cpu_s
 from benchmarks.runtimes import describe_detector, describe_embedder
 from benchmarks.scenes import ZONES
 from benchmarks.stats import percentile, rounded, trial_figures
-from benchmarks.workload import BIN_EMBEDDING, FIRE_MODEL, camera_every_s, model_intervals, paced
+from benchmarks.workload import (
+    BIN_EMBEDDING,
+    FIRE_MODEL,
+    camera_every_s,
+    model_intervals,
+    paced,
+)
 
 
 def pipeline_config(spec: dict) -> dict:
@@ -94,7 +100,7 @@ def pipeline_models(cfg, detectors: dict, spec: dict) -> dict:
     calm = model_intervals(paced(trial_intervals(cfg, spec)), cfg.models.detector)  # while the fire gate sees nothing
     models = {name: {**describe_detector(d, cfg.models.dir), "every_s": every.get(name), "calm_every_s": calm.get(name)} for name, d in detectors.items()}
     if BIN_EMBEDDING in every:
-        from epatrol.detectors.bin_classifier import shared_embedder
+        from epatrol.detectors.bins.bin_classifier import shared_embedder
         from epatrol.models.manifest import resolve_models_dir
 
         embedder = shared_embedder(resolve_models_dir(cfg.models.dir))  # the instance the judges use
@@ -107,11 +113,11 @@ def run_pipeline(spec: dict) -> dict:
     from sqlalchemy.orm import Session
 
     from epatrol.config import parse_config
-    from epatrol.evidence.db import Database
-    from epatrol.evidence.schema import Event, EvidenceFile
+    from epatrol.evidence.store.schema import Event, EvidenceFile
     from epatrol.health import HealthBoard
+    from epatrol.judges import required_models
+    from epatrol.migrations import open_database
     from epatrol.models.detector import load_detectors
-    from epatrol.pipeline import required_models
     from epatrol.supervisor import Supervisor
 
     cfg = parse_config(pipeline_config(spec))
@@ -119,7 +125,7 @@ def run_pipeline(spec: dict) -> dict:
     intervals = trial_intervals(cfg, spec)
     every_s = camera_every_s(paced(intervals))  # each camera is sampled, and judged, this often while nothing burns
     fire_every_s = intervals.get("open_burning")
-    db = Database(cfg.database_url)
+    db = open_database(cfg.database_url)
     health = HealthBoard()
     for d in detectors.values():  # the first run allocates the session's buffers: not a camera's memory
         d.detect(np.zeros((1080, 1920, 3), np.uint8))

@@ -23,10 +23,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
 
-from rtsp import RtspServer, free_port  # noqa: E402
-from sample_videos.build import build_all  # noqa: E402
-
 import yaml  # noqa: E402
+from rtsp import RtspServer, free_port  # noqa: E402
+
+from sample_videos.build import build_all  # noqa: E402
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 TICKS = os.sysconf("SC_CLK_TCK")

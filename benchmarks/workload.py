@@ -5,8 +5,8 @@ baseline can be compared model by model."""
 
 from __future__ import annotations
 
-BIN_EMBEDDING = "bin_embedding"  # yolov8n's backbone on each bin zone's crop (detectors/bin_classifier.py)
-FIRE_MODEL = "fire_smoke"  # the open-burning judge's detector (detectors/open_burning.py)
+BIN_EMBEDDING = "bin_embedding"  # yolov8n's backbone on each bin zone's crop (detectors/bins/bin_classifier.py)
+FIRE_MODEL = "fire_smoke"  # the open-burning judge's detector (detectors/fire/open_burning.py)
 
 
 def models_needed(violation: str, detector: str) -> list[str]:
@@ -24,7 +24,7 @@ def models_needed(violation: str, detector: str) -> list[str]:
 
 
 def default_intervals(violations: list[str]) -> dict[str, float]:
-    """Each violation's sample_every_s as the configuration defaults it (epatrol/config.py)."""
+    """Each violation's sample_every_s as the configuration defaults it (epatrol/config/violations.py)."""
     from epatrol.config import Violations
 
     defaults = Violations()

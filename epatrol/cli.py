@@ -18,18 +18,18 @@ log = logging.getLogger("epatrol")
 
 
 def _open_db(cfg: Config):
-    from epatrol.evidence.db import Database
+    from epatrol.migrations import open_database
 
-    return Database(cfg.database_url)
+    return open_database(cfg.database_url)
 
 
 def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
-    from epatrol.evidence.lock import StorageBusy, lock_storage
-    from epatrol.evidence.recovery import recover
-    from epatrol.evidence.retention import apply_retention
+    from epatrol.evidence.recording.lock import StorageBusy, lock_storage
+    from epatrol.evidence.recording.recovery import recover
+    from epatrol.evidence.recording.retention import apply_retention
     from epatrol.health import HealthBoard
+    from epatrol.judges import required_models
     from epatrol.models.detector import load_detectors
-    from epatrol.pipeline import required_models
     from epatrol.supervisor import Supervisor
     from epatrol.uplink.service import start_uplink
 
@@ -141,7 +141,7 @@ def _stats_json(workers) -> dict:
 
 def cmd_events(cfg: Config, args: argparse.Namespace) -> int:
     db = _open_db(cfg)
-    from epatrol.evidence.records import event_record
+    from epatrol.evidence.store.records import event_record
 
     events = db.list_events(camera_id=args.camera, violation=args.violation, limit=args.limit)
     for ev in events:
@@ -157,7 +157,7 @@ def cmd_events(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_verify(cfg: Config, args: argparse.Namespace) -> int:
-    from epatrol.evidence.verify import verify_files
+    from epatrol.evidence.export.verify import verify_files
 
     db = _open_db(cfg)
     problems = verify_files(db, cfg.storage.root)
@@ -172,7 +172,7 @@ def cmd_verify(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_retention(cfg: Config, args: argparse.Namespace) -> int:
-    from epatrol.evidence.retention import apply_retention
+    from epatrol.evidence.recording.retention import apply_retention
 
     report = apply_retention(_open_db(cfg), cfg.storage.root, cfg.retention)
     print(
@@ -187,8 +187,9 @@ def cmd_serve(cfg: Config, args: argparse.Namespace) -> int:
     import uvicorn
 
     from epatrol.api.app import create_app
+    from epatrol.migrations import open_database
 
-    uvicorn.run(create_app(cfg), host=args.host, port=args.port, log_level="info")
+    uvicorn.run(create_app(cfg, open_database(cfg.database_url)), host=args.host, port=args.port, log_level="info")
     return 0
 
 
@@ -199,7 +200,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_fit_fire(args: argparse.Namespace) -> int:
-    from epatrol.training.fire_fit import run as fit_fire  # offline code: imported only here
+    from epatrol.training.fire_fit import (
+        run as fit_fire,  # offline code: imported only here
+    )
 
     models = args.shared / "models"
     try:
@@ -242,8 +245,15 @@ def build_parser() -> argparse.ArgumentParser:
     check = config_sub.add_parser("check", help="validate a configuration file")
     check.add_argument("file", type=Path)
     config_sub.add_parser("schema", help="print the configuration's JSON Schema")
-    from epatrol import cli_bench, cli_centre, cli_eval, cli_models, cli_review, cli_train
-    from epatrol.centre import cli_users as centre_cli_users
+    from epatrol import (
+        cli_bench,
+        cli_centre,
+        cli_centre_users,
+        cli_eval,
+        cli_models,
+        cli_review,
+        cli_train,
+    )
 
     cli_review.add_parsers(sub, with_config)  # user add, verify-export
     cli_eval.add_parsers(sub)  # eval
@@ -251,13 +261,13 @@ def build_parser() -> argparse.ArgumentParser:
     cli_models.add_parsers(sub)  # models bench|derive (no config)
     fit_fire = sub.add_parser("fit-fire", help="fit the open-burning decision on the real scenes of the shared folder; writes it and a report")
     fit_fire.add_argument("--shared", type=Path, default=Path("../shared"), help="the shared folder (datasets/fire-smoke-cctv, media/, models/)")
-    fit_fire.add_argument("--out", type=Path, default=Path("epatrol/detectors/data/fire_decision.json"), help="where the decision goes")
+    fit_fire.add_argument("--out", type=Path, default=Path("epatrol/detectors/fire/data/fire_decision.json"), help="where the decision goes")
     fit_fire.add_argument("--report", type=Path, default=None, help="folder for open_burning.md and its PNGs (e.g. docs/reports)")
     fit_fire.add_argument("--cache", type=Path, default=Path("build/fire_fit/boxes.json"), help="the model's boxes per frame, kept between refits")
     fit_fire.add_argument("--limit", type=int, default=None, help="use about this many scenes (a quick trial run)")
     fit_fire.set_defaults(standalone=cmd_fit_fire)
     cli_centre.add_parsers(sub)  # centre (its own centre.yaml)
-    centre_cli_users.add_parsers(sub)  # centre-user
+    cli_centre_users.add_parsers(sub)  # centre-user
     cli_bench.add_parsers(sub)  # bench (from a source checkout)
     return parser
 
@@ -265,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level, args.log_format)
-    from epatrol.evidence.db import SchemaMismatch
+    from epatrol.evidence.store.db import SchemaMismatch
     from epatrol.models.manifest import ModelError
 
     try:

@@ -10,9 +10,19 @@ import sys
 import threading
 from pathlib import Path
 
-from epatrol.config import ConfigError, load_centre_config
+from epatrol.centre.config import CentreConfig, load_centre_config
+from epatrol.common.errors import ConfigError
 
 log = logging.getLogger(__name__)
+
+
+def centre_config_or_none(path: Path) -> CentreConfig | None:
+    """The centre's configuration, or None with the reason printed (the commands then exit 2)."""
+    try:
+        return load_centre_config(path)
+    except ConfigError as e:
+        print(f"epatrol: {e}", file=sys.stderr)
+        return None
 
 
 def add_parsers(sub) -> None:
@@ -29,14 +39,12 @@ def add_parsers(sub) -> None:
 
 def cmd_centre(args: argparse.Namespace) -> int:
     from epatrol.centre.ingest import CentreIngest
-    from epatrol.centre.store import CentreStore
+    from epatrol.migrations import open_centre_store
 
-    try:
-        cfg = load_centre_config(args.config)
-    except ConfigError as e:
-        print(f"epatrol: {e}", file=sys.stderr)
+    cfg = centre_config_or_none(args.config)
+    if cfg is None:
         return 2
-    store = CentreStore(cfg.database_url)
+    store = open_centre_store(cfg.database_url)
     ingest = CentreIngest(cfg, store)
     server = None if args.no_app else _app_server(cfg, store, args.listen)
 
@@ -77,12 +85,10 @@ def _app_server(cfg, store, listen: str):
 def cmd_release_box(args: argparse.Namespace) -> int:
     import asyncio
 
-    from epatrol.uplink.streams import connect, release_box_id
+    from epatrol.common.nats import connect, release_box_id
 
-    try:
-        cfg = load_centre_config(args.config)
-    except ConfigError as e:
-        print(f"epatrol: {e}", file=sys.stderr)
+    cfg = centre_config_or_none(args.config)
+    if cfg is None:
         return 2
 
     async def release() -> bool:

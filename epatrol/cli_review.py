@@ -4,12 +4,12 @@ of `verify`. cli.py wires them in."""
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 from pathlib import Path
 
+from epatrol.common.prompts import read_password
 from epatrol.config import Config
-from epatrol.evidence.schema import ROLES
+from epatrol.evidence.store.schema import ROLES
 
 
 def add_parsers(sub, with_config) -> None:
@@ -24,28 +24,15 @@ def add_parsers(sub, with_config) -> None:
     check.add_argument("--public-key", type=Path, help="the exporter's Ed25519 public key (PEM): also check the manifest's signature")
 
 
-def _read_password(args: argparse.Namespace) -> str | None:
-    if args.password_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    if not sys.stdin.isatty():
-        print("epatrol: no terminal to prompt on; pass --password-stdin", file=sys.stderr)
-        return None
-    first = getpass.getpass(f"password for {args.username}: ")
-    if getpass.getpass("again: ") != first:
-        print("epatrol: the passwords differ", file=sys.stderr)
-        return None
-    return first
-
-
 def cmd_user(cfg: Config, args: argparse.Namespace) -> int:
-    from epatrol.evidence.db import Database
-    from epatrol.evidence.errors import EvidenceError
-    from epatrol.evidence.users import create_user
+    from epatrol.common.errors import EvidenceError
+    from epatrol.evidence.review.users import create_user
+    from epatrol.migrations import open_database
 
-    password = _read_password(args)
+    password = read_password(args)
     if password is None:
         return 1
-    with Database(cfg.database_url) as db:
+    with open_database(cfg.database_url) as db:
         try:
             user = create_user(db, args.username, password, args.role)
         except EvidenceError as e:
@@ -56,8 +43,12 @@ def cmd_user(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_verify_export(args: argparse.Namespace) -> int:
-    from epatrol.evidence.export_check import verify_export
-    from epatrol.evidence.signing import SigningKeyError, fingerprint, load_public_key
+    from epatrol.evidence.export.export_check import verify_export
+    from epatrol.evidence.export.signing import (
+        SigningKeyError,
+        fingerprint,
+        load_public_key,
+    )
 
     try:
         key = load_public_key(args.public_key) if args.public_key else None
@@ -80,7 +71,7 @@ def cmd_verify_export(args: argparse.Namespace) -> int:
 
 def report_ledger(db) -> int:
     """Print the hash chain's problems and head; returns the number of problems."""
-    from epatrol.evidence.verify import verify_ledger
+    from epatrol.evidence.export.verify import verify_ledger
 
     report = verify_ledger(db)
     for p in report.problems:

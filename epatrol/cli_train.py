@@ -11,8 +11,8 @@ import json
 import sys
 from pathlib import Path
 
-DEFAULT_OUT = Path("epatrol/detectors/data/bins_classifier.npz")
-PRESENCE_OUT = Path("epatrol/detectors/data/bins_presence.npz")
+DEFAULT_OUT = Path("epatrol/detectors/bins/data/bins_classifier.npz")
+PRESENCE_OUT = Path("epatrol/detectors/bins/data/bins_presence.npz")
 
 
 def add_parsers(sub) -> None:
@@ -29,8 +29,8 @@ def add_parsers(sub) -> None:
 
 
 def cmd_train_bins(args: argparse.Namespace) -> int:
-    from epatrol.detectors.bin_training import train
     from epatrol.models.manifest import resolve_models_dir
+    from epatrol.training.bin_training import train
 
     models = args.models
     if models is None:

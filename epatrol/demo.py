@@ -21,9 +21,9 @@ MARKER = ".epatrol-demo"
 
 
 def run_demo(shared: Path | None, storage: Path, log_level: str = "info") -> int:
-    from epatrol.evidence.db import Database
+    from epatrol.judges import required_models
+    from epatrol.migrations import open_database
     from epatrol.models.detector import load_detectors
-    from epatrol.pipeline import required_models
     from epatrol.supervisor import run_cameras
 
     if not (SAMPLES / "build.py").is_file():
@@ -50,12 +50,12 @@ def run_demo(shared: Path | None, storage: Path, log_level: str = "info") -> int
     effective.write_text(yaml.safe_dump(cfg.model_dump(mode="json"), allow_unicode=True, sort_keys=False), encoding="utf-8")
 
     detectors = load_detectors(required_models(cfg), cfg.models)
-    db = Database(cfg.database_url)
+    db = open_database(cfg.database_url)
     used = ", ".join(f"{d.name} on {d.runs_on}" for d in detectors.values())
     print(f"demo: {len(cfg.cameras)} file cameras, detectors: {used}", flush=True)
     workers = run_cameras(cfg, detectors, db, threading.Event())
 
-    from epatrol.evidence.records import event_record
+    from epatrol.evidence.store.records import event_record
 
     events = db.list_events()
     print(f"\n{len(events)} event(s) in {cfg.database_url}")

@@ -5,7 +5,7 @@ starts. Sampling every camera at 0.5 s would decode nearly every frame (a 2 s GO
 costs more CPU than the models on a box with tens of cameras. So a camera watching open burning
 with its gate on samples at `gate_every_s` (2 s: keyframes only with a 2 s GOP) until fire may be
 there, then at the judge's `sample_every_s` for `gate_hold_s`. "Fire may be there": the model found
-fire or smoke, or the gate's flame cues fired (flame colour or its flicker: detectors/fire_gate.py).
+fire or smoke, or the gate's flame cues fired (flame colour or its flicker: detectors/fire/fire_gate.py).
 The gate's smoke cue (grey pixels that changed) only runs the model on that sample: it fires on
 every busy-street sample (walkers in grey), and switching on it kept busy 1080p cameras at
 2 samples/s decoding whole GOPs (epatrol bench, 2026-12-02: 9 cameras against 22 without).
@@ -20,10 +20,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from epatrol.detectors.crops import zones_crop
-from epatrol.detectors.fire_gate import FireGate
-from epatrol.detectors.open_burning import OpenBurningJudge
-
-
+from epatrol.detectors.fire.fire_gate import FireGate
+from epatrol.detectors.fire.open_burning import OpenBurningJudge
 
 
 class Pace:
@@ -52,7 +50,7 @@ class Pace:
 
 def fire_gates(judges: Sequence[Any]) -> dict[str, FireGate]:
     """A fire gate for the open-burning judge's model, over the judge's zones up to the top of the
-    frame (smoke rises): that model runs only on samples that could show fire (detectors/fire_gate.py)."""
+    frame (smoke rises): that model runs only on samples that could show fire (detectors/fire/fire_gate.py)."""
     return {
         j.model: FireGate(j.params.gate_smoke_change, j.params.gate_hold_s, j.params.gate_refresh_s, zones_crop(j.zones, max_area=1.0))
         for j in judges

@@ -13,31 +13,30 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from epatrol.config import Camera, Config, Violation
+from epatrol.config import Camera, Config
 from epatrol.detectors.crops import NormRect, to_pixels, zones_crop
-from epatrol.detectors.episodes import Episode, EpisodeEnded, EpisodeEvent, EpisodeStarted
-from epatrol.detectors.open_burning import OpenBurningJudge
-from epatrol.detectors.overflowing_bins import OverflowingBinsJudge
-from epatrol.detectors.parked_bikes import ParkedBikesJudge
-from epatrol.detectors.schedule import zone_schedule
-from epatrol.detectors.street_vending import StreetVendingJudge
-from epatrol.detectors.zone_reference import zone_references
+from epatrol.detectors.episodes import EpisodeEnded, EpisodeEvent, EpisodeStarted
 from epatrol.detectors.suppression import dismissed_from_records
 from epatrol.detectors.zones import ZoneShape
-from epatrol.evidence.db import Database
-from epatrol.evidence import review
-from epatrol.evidence.recorder import CameraRecorder
+from epatrol.evidence.recording.recorder import CameraRecorder
+from epatrol.evidence.review import decisions
+from epatrol.evidence.store.db import Database
 from epatrol.health import HealthBoard
-from epatrol.pacing import Pace, fire_gates
-from epatrol.models.detections import Detections
+from epatrol.judges import Judge, build_judges, on_duty
 from epatrol.models.detector import ObjectDetector
-from epatrol.models.manifest import resolve_models_dir
 from epatrol.models.service import Inference, InferenceService, nothing_found
-from epatrol.streams.feed import Backoff, CameraFeed, ConnectFailed, Connected, Disconnected, PacketIn
+from epatrol.pacing import Pace, fire_gates
+from epatrol.streams.feed import (
+    Backoff,
+    CameraFeed,
+    Connected,
+    ConnectFailed,
+    Disconnected,
+    PacketIn,
+)
 from epatrol.streams.motion import MotionGate
 from epatrol.streams.packets import Sample
 from epatrol.streams.source import SourceOptions
@@ -45,7 +44,6 @@ from epatrol.timing import StageTimes
 
 log = logging.getLogger(__name__)
 
-IMPLEMENTED = {Violation.parked_bikes, Violation.open_burning, Violation.overflowing_bins, Violation.street_vending}
 
 # (kind, info): "event.started" | "event.updated" | "event.ended" with {"event_id"},
 # "camera.online" | "camera.offline" with {"camera", "reason"}. Must not block (see notify/).
@@ -60,64 +58,6 @@ SUPPRESSION_POLL_S = 5.0
 PENDING_MARGIN_S = 5.0
 
 
-class Judge(Protocol):
-    """What the worker needs of a violation judge (see detectors/)."""
-
-    violation: str
-    model: str  # manifest name of the detector whose output it judges
-    params: Any  # its config section: .sample_every_s, .confidence, .cooldown_s
-    # One per zone; build_judges sets the shared rules on them (schedule, cooldown). Optional:
-    # `suppressions` (detectors/suppression.py), refreshed from officers' dismissals, and
-    # `suspend(utc, reason)` (like close, for a camera that will reconnect: see episodes.py).
-    episodes: dict[str, Episode]
-
-    def process(self, sample: Sample, detections: Detections) -> list[EpisodeEvent]: ...
-
-    def close(self, utc: datetime, reason: str) -> list[EpisodeEnded]: ...
-
-
-def build_judges(camera: Camera, cfg: Config) -> list[Judge]:
-    for zone in camera.zones:
-        for v in zone.violations:
-            if v not in IMPLEMENTED:
-                log.warning("camera %s zone %s: violation %s is not implemented yet; ignored", camera.id, zone.name, v.value)
-
-    def zones(v: Violation) -> list[ZoneShape]:
-        return [ZoneShape(z.name, tuple(z.polygon)) for z in camera.zones if v in z.violations]
-
-    judges: list[Judge] = []
-    if bikes := zones(Violation.parked_bikes):
-        judges.append(ParkedBikesJudge(camera.id, bikes, cfg.violations.parked_bikes, model=cfg.models.detector))
-    if vending := zones(Violation.street_vending):
-        judges.append(StreetVendingJudge(camera.id, vending, cfg.violations.street_vending, model=cfg.models.detector,
-                                         references=zone_references(camera, cfg.storage.root), storage=cfg.storage.root))
-    if fire := zones(Violation.open_burning):
-        judges.append(OpenBurningJudge(camera.id, fire, cfg.violations.open_burning))
-    if bins := zones(Violation.overflowing_bins):
-        judges.append(OverflowingBinsJudge(camera.id, bins, cfg.violations.overflowing_bins, model=cfg.models.detector, models_dir=resolve_models_dir(cfg.models.dir)))
-    for judge in judges:
-        _apply_rules(judge, camera, cfg)
-    return judges
-
-
-def _apply_rules(judge: Judge, camera: Camera, cfg: Config) -> None:
-    """The rules every judge shares, set on its episodes: the zone's schedule (its own, else the
-    site's default for the violation) and the violation's cooldown."""
-    for zone, episode in judge.episodes.items():
-        episode.schedule = zone_schedule(camera, zone, judge.violation, cfg.sites, cfg.review.timezone)
-        episode.cooldown_s = getattr(judge.params, "cooldown_s", episode.cooldown_s)
-
-
-def _on_duty(judge: Judge, utc: datetime) -> bool:
-    """A judge none of whose zones is in its active window (and none open) needs no inference."""
-    return any(e.is_open or e.active(utc) for e in judge.episodes.values())
-
-
-def required_models(cfg: Config) -> set[str]:
-    """Every detector the enabled cameras' judges need (loaded once, shared by all cameras)."""
-    return {j.model for c in cfg.cameras if c.enabled for j in build_judges(c, cfg)}
-
-
 @dataclass
 class _Pending:
     sample: Sample
@@ -129,6 +69,16 @@ class _Pending:
 
     def done(self) -> bool:
         return all(f.done() for f in self.inferences.values())
+
+
+@dataclass(frozen=True)
+class ZoneView:
+    """One zone as the patrol last judged it, taken under the worker's lock (re-inspection)."""
+
+    violating: bool  # the judge's episode for the zone is open: the violation goes on
+    last_seen: datetime | None  # when the judge last saw the violation there
+    sample: Sample  # the newest judged sample
+    polygon: tuple[tuple[float, float], ...]
 
 
 @dataclass
@@ -166,6 +116,10 @@ class CameraWorker:
         self._review_seen = -1  # newest review decision whose dismissals the judges know
         self._suppressions_due = 0.0  # monotonic time of the next check
         self.judges = build_judges(camera, cfg)
+        # Held while judging a sample, and by readers on other threads (zone_view): the judges'
+        # episodes and the newest sample change together.
+        self._state_lock = threading.Lock()
+        self._last_sample: Sample | None = None
         self.stats = CameraStats()
         self._decode_mark = 0.0
         missing = {j.model for j in self.judges} - set(self.models)
@@ -266,7 +220,7 @@ class CameraWorker:
     def _due(self, sample: Sample) -> list[Judge]:
         due = []
         for judge in self.judges:
-            if not _on_duty(judge, sample.utc):
+            if not on_duty(judge, sample.utc):
                 continue
             interval = judge.params.sample_every_s
             last = self._last_judged.get(id(judge))
@@ -321,8 +275,26 @@ class CameraWorker:
             self._judge(self._pending.popleft())
         self.health.set_queue_depth(self.camera.id, len(self._pending))
 
+    def zone_view(self, violation: str, zone: str) -> ZoneView | str:
+        """The zone as last judged, or why there is no answer (for the uplink's re-inspection)."""
+        with self._state_lock:
+            judge = next((j for j in self.judges if j.violation == violation), None)
+            if judge is None:
+                return f"camera {self.camera.id} does not judge {violation}"
+            episode = judge.episodes.get(zone)
+            if episode is None:
+                return f"camera {self.camera.id} has no zone {zone!r} for {violation}"
+            if self._last_sample is None:
+                return f"camera {self.camera.id} has not judged a sample yet"
+            polygon = next(tuple(map(tuple, z.polygon)) for z in self.camera.zones if z.name == zone)
+            return ZoneView(episode.is_open, episode.last_seen, self._last_sample, polygon)
+
     def _judge(self, pending: _Pending) -> None:
-        self.last_sample = pending.sample  # read by the uplink's re-inspection (uplink/inspect.py)
+        with self._state_lock:
+            self._judge_locked(pending)
+
+    def _judge_locked(self, pending: _Pending) -> None:
+        self._last_sample = pending.sample
         self._refresh_suppressions()
         times = self.stats.times
         results = {model: f.result() for model, f in pending.inferences.items()}
@@ -360,10 +332,10 @@ class CameraWorker:
             return
         self._suppressions_due = now + SUPPRESSION_POLL_S
         try:
-            latest = review.latest_review_id(self._db)
+            latest = decisions.latest_review_id(self._db)
             if latest == self._review_seen:
                 return
-            rows = review.dismissed_events(self._db, self.camera.id)
+            rows = decisions.dismissed_events(self._db, self.camera.id)
         except SQLAlchemyError as e:  # the patrol goes on with what it knew
             log.warning("camera %s: dismissed events not reloaded: %s", self.camera.id, e.__class__.__name__)
             return

@@ -14,12 +14,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from epatrol.config import Camera, Config
-from epatrol.evidence.db import Database
+from epatrol.evidence.store.db import Database
 from epatrol.health import HealthBoard
+from epatrol.judges import build_judges
 from epatrol.models.detector import ObjectDetector, load_detectors
 from epatrol.models.manifest import ModelError
 from epatrol.models.service import InferenceService
-from epatrol.pipeline import CameraWorker, EventSink, build_judges
+from epatrol.pipeline import CameraWorker, EventSink
 
 log = logging.getLogger(__name__)
 

@@ -56,13 +56,28 @@ if str(REPO_ROOT) not in sys.path:  # run as a script or through runpy: the samp
     sys.path.insert(0, str(REPO_ROOT))
 
 from epatrol.training.fire_data import Frame, dataset_runs  # noqa: E402
-from sample_videos.build import DEFAULT_SHARED, _noisy, encode_h264, media_file, ping_pong_indices, read_frames  # noqa: E402
+from sample_videos.build import (  # noqa: E402
+    DEFAULT_SHARED,
+    _noisy,
+    encode_h264,
+    media_file,
+    ping_pong_indices,
+    read_frames,
+)
 
 TRUTH = "truth.yaml"
 WHOLE_FRAME = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
 STILL_FPS = 10  # held stills and dataset sequences: a CCTV sub-stream's rate, cheap to build and decode
 SEQ_FRAME_S = 0.5  # each dataset frame shown for one open-burning sample
 FIRE_SET = "fire-smoke-cctv"
+
+
+def _read608(path: Path) -> np.ndarray:
+    """One fire-smoke-cctv frame as stored (608x608 BGR)."""
+    img = cv2.imread(str(path))
+    if img is None:
+        raise ValueError(f"cannot read {path}")
+    return img
 
 
 @dataclass

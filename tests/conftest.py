@@ -6,16 +6,19 @@ import http.server
 import json
 import subprocess
 import threading
-from typing import NamedTuple
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import yaml
+from rtsp import build_footage
 
 from epatrol.config import parse_config
-from epatrol.evidence.db import Database
+from epatrol.evidence.store.db import Database
+from epatrol.migrations import open_database
 from epatrol.supervisor import run_cameras
-from rtsp import build_footage
+
+pytest_plugins = ["no_skips"]  # a skipped test fails the run
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -162,9 +165,18 @@ def patrol(tmp_path_factory, footage, detector):
         notify={"webhooks": [{"url": hook.url}], "retry_backoff_s": 0.1},
     )
     cfg = parse_config(raw)
-    db = Database(cfg.database_url)
+    db = open_database(cfg.database_url)
     workers = run_cameras(cfg, detector, db, threading.Event())
     hook.close()
     del raw["notify"]  # the CLI tests reuse this config without the (stopped) receiver
     (storage / "config.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True))
     return Patrol(cfg, db, {w.camera.id: w for w in workers}, hook.received)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium under Playwright (tests/browser.py), one per page-test module."""
+    from browser import launch_chromium
+
+    with launch_chromium() as b:
+        yield b

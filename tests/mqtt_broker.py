@@ -17,31 +17,16 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 
-HOST = "127.0.0.1"
+from servers import HOST, free_port, wait_listening
 
 
 def mosquitto_binary() -> str | None:
     found = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.access("/usr/sbin/mosquitto", os.X_OK) else None)
     return found
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def port_accepts(port: int, timeout_s: float = 0.2) -> bool:
-    try:
-        with socket.create_connection((HOST, port), timeout=timeout_s):
-            return True
-    except OSError:
-        return False
 
 
 class MosquittoBroker:
@@ -92,15 +77,12 @@ class MosquittoBroker:
                                          stdin=subprocess.DEVNULL)
         finally:
             log.close()
-        end = time.monotonic() + timeout_s
-        while time.monotonic() < end:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"mosquitto exited with {self.proc.returncode}:\n{self.log_tail()}")
-            if port_accepts(self.port):
-                return self
-            time.sleep(0.02)
-        self.kill()
-        raise TimeoutError(f"mosquitto did not accept on {HOST}:{self.port} within {timeout_s} s:\n{self.log_tail()}")
+        try:
+            wait_listening(self.proc, self.port, timeout_s, "mosquitto", self.log_tail)
+        except TimeoutError:
+            self.kill()
+            raise
+        return self
 
     def _signal_and_wait(self, sig: int, timeout_s: float) -> None:
         if not self.running:

@@ -11,30 +11,14 @@ from __future__ import annotations
 
 import shutil
 import signal
-import socket
 import subprocess
-import time
 from pathlib import Path
 
-HOST = "127.0.0.1"
+from servers import HOST, free_port, wait_listening
 
 
 def nats_binary() -> str | None:
     return shutil.which("nats-server") or shutil.which("nats-server", path="/usr/sbin:/usr/bin")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def port_accepts(port: int, timeout_s: float = 0.2) -> bool:
-    try:
-        with socket.create_connection((HOST, port), timeout=timeout_s):
-            return True
-    except OSError:
-        return False
 
 
 class NatsServer:
@@ -57,14 +41,8 @@ class NatsServer:
     def start(self, timeout_s: float = 15.0) -> "NatsServer":
         cmd = [self.binary, "-a", HOST, "-p", str(self.port), "-js", "-sd", str(self.dir / "js"), "-l", str(self.log_path), *self.extra_args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"nats-server exited with {self.proc.returncode}: {self.log_text()[-2000:]}")
-            if port_accepts(self.port):
-                return self
-            time.sleep(0.05)
-        raise RuntimeError(f"nats-server did not listen on {self.port} within {timeout_s} s")
+        wait_listening(self.proc, self.port, timeout_s, "nats-server", lambda: self.log_text()[-2000:], every_s=0.05)
+        return self
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from rtsp import free_port
+from servers import free_port
 
 
 def pg_bin() -> Path | None:

@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import av
+from servers import free_port  # noqa: F401 (benchmarks/soak.py takes it from here)
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parent
@@ -185,12 +185,6 @@ def rtsp_unavailable_reason() -> str | None:
 def rtsp_available() -> bool:
     """True when the GStreamer RTSP server can run (``/usr/bin/python3`` with gi + GstRtspServer 1.0)."""
     return rtsp_unavailable_reason() is None
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _server_env() -> dict[str, str]:

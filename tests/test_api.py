@@ -7,14 +7,14 @@ import io
 import zipfile
 
 import pytest
+from api_client import sign_in
 from fastapi.testclient import TestClient
 
-from api_client import sign_in
 from epatrol.api.app import create_app
 from epatrol.api.auth import SESSION_COOKIE
-from epatrol.evidence import users
-from epatrol.evidence.export_check import verify_export
-from epatrol.evidence.hashing import sha256_bytes
+from epatrol.common.hashing import sha256_bytes
+from epatrol.evidence.export.export_check import verify_export
+from epatrol.evidence.review import users
 
 PASSWORDS = {"api-admin": "admin-pass-1", "api-officer": "officer-pass-1", "api-viewer": "viewer-pass-1"}
 

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck
 
 from epatrol.api.app import create_app
 from epatrol.config import parse_config
-from epatrol.evidence import users
-from epatrol.evidence.db import Database
+from epatrol.evidence.review import users
+from epatrol.migrations import open_database
 
 EXAMPLES_PER_OPERATION = 30  # ~20 operations: the whole run stays well under a minute
 CALLS: Counter[str] = Counter()
@@ -32,7 +32,7 @@ def fuzz_db(patrol, tmp_path_factory):
     with sqlite3.connect(cfg.storage.root / "epatrol.db") as src, sqlite3.connect(copy) as dst:
         src.backup(dst)
     cfg = cfg.model_copy(update={"storage": cfg.storage.model_copy(update={"database_url": f"sqlite:///{copy}"})})
-    db = Database(cfg.database_url)
+    db = open_database(cfg.database_url)
     users.create_user(db, "fuzz-admin", "fuzz-admin-pass", "admin")
     yield cfg, db
     db.close()
@@ -42,7 +42,7 @@ def _published_schema() -> dict:
     """The OpenAPI document, from an app over an empty in-memory database: it depends only on
     the routes, and the tests need it at collection time to make one test per operation."""
     cfg = parse_config({"cameras": [{"id": "cam", "name": "cam", "url": "cam.mp4"}]})
-    db = Database("sqlite://")
+    db = open_database("sqlite://")
     try:
         return create_app(cfg, db).openapi()
     finally:

@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import SHARED
 from rtsp import rtsp_unavailable_reason
 

@@ -13,32 +13,25 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import socket
-import threading
-import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from browser import open_page, require_chromium
+from servers import serve_app
 
 from epatrol.centre import accounts, records, workflow
 from epatrol.centre.app import create_centre_app
 from epatrol.centre.cases import CentreCase
-from epatrol.centre.store import CentreStore
-from epatrol.config import CentreConfig
-from epatrol.evidence.schema import utcnow
-from epatrol.uplink import messages as m
+from epatrol.centre.config import CentreConfig
+from epatrol.common import messages as m
+from epatrol.common.times import utcnow
+from epatrol.migrations import open_centre_store
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.is_file():
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
-expect = sync_api.expect
+expect = require_chromium().expect
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
 PHOTO = Path(__file__).resolve().parents[2] / "shared" / "media" / "dhaka-handcart.jpg"
 SCREENSHOT_COPY = Path("/tmp/centre-page.png")
-TIMEOUT_MS = 15_000
 USERS = {
     "page-disp": ("dispatcher", {}, "dispatch-page-1"),
     "page-traffic": ("handler", {"department": "traffic"}, "traffic-page-1"),
@@ -49,51 +42,15 @@ USERS = {
 @pytest.fixture(scope="module")
 def centre(tmp_path_factory):
     """The real centre app over a real SQLite store, served by uvicorn in a thread."""
-    import uvicorn
-
     cfg = CentreConfig(database_url=f"sqlite:///{tmp_path_factory.mktemp('centre') / 'centre.db'}")
-    store = CentreStore(cfg.database_url)
+    store = open_centre_store(cfg.database_url)
     for name, (role, bind, password) in USERS.items():
         accounts.create_user(store, name, password, role, departments=cfg.workflow.departments, now=utcnow(), **bind)
-    app = create_centre_app(cfg, store)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))  # the test ticks itself
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}", store, cfg
+        with serve_app(create_centre_app(cfg, store)) as url:  # lifespan off: the test ticks itself
+            yield url, store, cfg
     finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
         store.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-def _page(browser, site: str):
-    ctx = browser.new_context(accept_downloads=True, viewport={"width": 1440, "height": 1000}, locale="zh-CN",
-                              timezone_id="Asia/Shanghai")
-    page = ctx.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(site)
-    return page, errors
 
 
 def _sign_in(page, username: str) -> None:
@@ -122,7 +79,7 @@ def test_dispatch_handle_close_and_statistics(centre, browser, tmp_path):
     case_id, = _tick(store, cfg).filed
 
     # The dispatcher sees the filed case and dispatches it to the plan's departments.
-    page, js_errors = _page(browser, site)
+    page, js_errors = open_page(browser, site)
     _sign_in(page, "page-disp")
     row = page.locator(f'#case-list tr[data-case="{case_id}"]')
     expect(row).to_contain_text("已立案")
@@ -140,7 +97,7 @@ def test_dispatch_handle_close_and_statistics(centre, browser, tmp_path):
     expect(row).to_contain_text("交管大队")
 
     # The traffic brigade's handler reports it handled with a note and a photo.
-    hpage, h_errors = _page(browser, site)
+    hpage, h_errors = open_page(browser, site)
     _sign_in(hpage, "page-traffic")
     hrow = hpage.locator(f'#case-list tr[data-case="{case_id}"]')
     expect(hrow).to_contain_text("已派遣")
@@ -157,7 +114,7 @@ def test_dispatch_handle_close_and_statistics(centre, browser, tmp_path):
     expect(hpage.locator("#case-inspections")).to_contain_text("已请求")
 
     # The town office has no part in it.
-    tpage, t_errors = _page(browser, site)
+    tpage, t_errors = open_page(browser, site)
     _sign_in(tpage, "page-town")
     expect(tpage.locator("#case-summary")).to_contain_text("共 0 件")
 

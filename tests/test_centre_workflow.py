@@ -15,18 +15,18 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from api_client import sign_in
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from api_client import sign_in
 from epatrol.centre import accounts, audit, records, stats, workflow
 from epatrol.centre.accounts import Person
 from epatrol.centre.app import create_centre_app
 from epatrol.centre.cases import CaseHandling, CentreCase
-from epatrol.centre.store import CentreStore
-from epatrol.config import CentreConfig
-from epatrol.evidence.errors import Conflict, NotFound
-from epatrol.uplink import messages as m
+from epatrol.centre.config import CentreConfig
+from epatrol.common import messages as m
+from epatrol.common.errors import Conflict, NotFound
+from epatrol.migrations import open_centre_store
 
 PHOTO = Path(__file__).resolve().parents[2] / "shared" / "media" / "dhaka-handcart.jpg"
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=timezone.utc)  # 09:00 in Shanghai, 2 November
@@ -58,7 +58,7 @@ def store(request, tmp_path):
         if (why := pg_unavailable_reason()) is not None:
             pytest.skip(why)
         url = request.getfixturevalue("postgres").create_database(f"centre_{tmp_path.name.lower()[-40:]}".replace("-", "_"))
-    st = CentreStore(url)
+    st = open_centre_store(url)
     yield st
     st.close()
 
@@ -228,7 +228,8 @@ def test_default_departments_follow_the_district_plan(wf):
 
 
 def test_workflow_config_errors_name_the_field(tmp_path):
-    from epatrol.config import ConfigError, load_centre_config
+    from epatrol.centre.config import load_centre_config
+    from epatrol.common.errors import ConfigError
 
     bad = tmp_path / "centre.yaml"
     bad.write_text("database_url: sqlite://\nworkflow:\n  violations:\n    open_burning: {lead: fire_brigade}\n")
@@ -252,7 +253,7 @@ PASSWORDS = {"disp": "dispatch-pass-1", "enf": "enforce-pass-1", "traf": "traffi
 @pytest.fixture
 def centre(tmp_path):
     """A centre app on SQLite with one user per role and a fake clock; yields (store, clock, clients)."""
-    store = CentreStore(f"sqlite:///{tmp_path / 'centre.db'}")
+    store = open_centre_store(f"sqlite:///{tmp_path / 'centre.db'}")
     clock = FakeClock(T0)
     cfg = CentreConfig(database_url="sqlite://")
     binds = {"disp": ("dispatcher", {}), "enf": ("handler", {"department": "enforcement"}),
@@ -397,12 +398,12 @@ def test_loop_on_real_footage_closes_after_the_camera_reinspects(patrol, tmp_pat
     from test_uplink import CAMERA, Box, CentreThread, centre_cfg
     from waiting import wait_for
 
-    from epatrol.evidence.review import decide
+    from epatrol.evidence.review.decisions import decide
     from epatrol.uplink.inspect import ZoneInspector
 
     nats = NatsServer(tmp_path / "nats").start()
     request.addfinalizer(nats.stop)
-    store = CentreStore(request.getfixturevalue("postgres").create_database("centre_loop_real_footage"))
+    store = open_centre_store(request.getfixturevalue("postgres").create_database("centre_loop_real_footage"))
     wf = CentreConfig(database_url="sqlite://").workflow
 
     class Finished:  # the patrol's workers, stopped at the end of the footage (judges and last samples kept)
@@ -461,7 +462,7 @@ def test_loop_on_real_footage_closes_after_the_camera_reinspects(patrol, tmp_pat
 def test_centre_user_command_binds_roles(tmp_path, monkeypatch, capsys):
     import argparse
 
-    from epatrol.centre.cli_users import add_parsers
+    from epatrol.cli_centre_users import add_parsers
 
     parser = argparse.ArgumentParser()
     add_parsers(parser.add_subparsers(dest="command"))
@@ -492,7 +493,7 @@ def test_the_app_ticks_by_itself_while_it_runs(tmp_path):
     without anyone asking."""
     from waiting import wait_for
 
-    store = CentreStore(f"sqlite:///{tmp_path / 'centre.db'}")
+    store = open_centre_store(f"sqlite:///{tmp_path / 'centre.db'}")
     cfg = CentreConfig(database_url="sqlite://", workflow={"tick_every_s": 0.1})
     report_event(store, edge_id=5, violation="open_burning")
     with TestClient(create_centre_app(cfg, store)):  # the context runs the lifespan: the ticker starts

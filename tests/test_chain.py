@@ -15,10 +15,11 @@ import pytest
 import yaml
 from sqlalchemy import text
 
-from epatrol.evidence import cases, review
-from epatrol.evidence.chain import GENESIS, canonical
-from epatrol.evidence.db import Database
-from epatrol.evidence.verify import verify_ledger
+from epatrol.evidence.export.verify import verify_ledger
+from epatrol.evidence.review import cases, decisions
+from epatrol.evidence.store.db import Database
+from epatrol.evidence.store.ledger import GENESIS, canonical
+from epatrol.migrations import open_database
 
 T0 = datetime(2024, 5, 1, 14, 0, 0, tzinfo=timezone(timedelta(hours=8)))
 
@@ -36,7 +37,7 @@ def _event(db: Database, cam: str = "cam1", at: datetime = T0) -> int:
 
 @pytest.fixture
 def db(tmp_path: Path):
-    d = Database(f"sqlite:///{tmp_path / 'epatrol.db'}")
+    d = open_database(f"sqlite:///{tmp_path / 'epatrol.db'}")
     d.upsert_camera("cam1", "东门", "school", "rtsp://user:pw@10.0.0.5/s")
     d.upsert_camera("cam2", "西门", "school", "rtsp://10.0.0.6/s")
     yield d
@@ -55,8 +56,8 @@ def _messages(db: Database) -> list[str]:
 
 def _filled(db: Database) -> tuple[int, int]:
     e1, e2 = _event(db), _event(db, "cam2", T0 + timedelta(minutes=5))
-    review.decide(db, e1, "confirm", "officer1", note="bike on the tactile paving")
-    review.decide(db, e2, "dismiss", "officer1", reason="shop's own bike, inside its permit area")
+    decisions.decide(db, e1, "confirm", "officer1", note="bike on the tactile paving")
+    decisions.decide(db, e2, "dismiss", "officer1", reason="shop's own bike, inside its permit area")
     c = cases.create_case(db, "East gate, May", "officer1", note="first note")
     cases.add_event(db, c.id, e1, "officer1")
     cases.close_case(db, c.id, "officer1")
@@ -187,7 +188,7 @@ def test_cli_verify_names_the_tampered_record(tmp_path: Path) -> None:
     root = tmp_path / "data"
     config = tmp_path / "epatrol.yaml"
     config.write_text(yaml.safe_dump({"storage": {"root": str(root)}, "cameras": [{"id": "cam1", "name": "x", "url": "x.mp4"}]}))
-    db = Database(f"sqlite:///{root / 'epatrol.db'}")
+    db = open_database(f"sqlite:///{root / 'epatrol.db'}")
     db.upsert_camera("cam1", "东门", "school", "rtsp://10.0.0.5/s")
     eid = db.open_event("cam1", "z", "parked_bikes", T0, T0, "m", "c" * 64, [], {})
     db.close()
@@ -198,7 +199,7 @@ def test_cli_verify_names_the_tampered_record(tmp_path: Path) -> None:
     ok = verify()
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "ledger intact: 2 entries" in ok.stdout
-    db = Database(f"sqlite:///{root / 'epatrol.db'}")
+    db = open_database(f"sqlite:///{root / 'epatrol.db'}")
     _sql(db, "UPDATE events SET violation = 'nothing' WHERE id = :e", e=eid)
     db.close()
     bad = verify()

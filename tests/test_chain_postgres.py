@@ -8,12 +8,13 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from pg import pg_unavailable_reason
 from sqlalchemy import text
 
-from epatrol.evidence import audit, cases, review, users
-from epatrol.evidence.db import Database
-from epatrol.evidence.verify import verify_ledger
-from pg import pg_unavailable_reason
+from epatrol.evidence.export.verify import verify_ledger
+from epatrol.evidence.review import audit, cases, decisions, users
+from epatrol.evidence.store.db import Database
+from epatrol.migrations import open_database
 
 pytestmark = pytest.mark.skipif(pg_unavailable_reason() is not None, reason=str(pg_unavailable_reason()))
 
@@ -22,7 +23,7 @@ T0 = datetime(2026, 5, 1, 8, 0, 0, 123456, tzinfo=timezone(timedelta(hours=8)))
 
 def test_concurrent_appends_from_two_engines_form_one_chain(postgres):
     url = postgres.create_database("ledger")
-    first, second = Database(url), Database(url)  # separate pools, like two processes
+    first, second = open_database(url), open_database(url)  # separate pools, like two processes
     for i in range(4):
         first.upsert_camera(f"cam-{i}", f"东门 {i}", "school", f"rtsp://10.0.0.{i}/s")
     errors: list[BaseException] = []
@@ -57,18 +58,18 @@ def test_concurrent_appends_from_two_engines_form_one_chain(postgres):
 
 
 def test_review_cases_users_and_audit_round_trip(postgres):
-    db = Database(postgres.create_database("review"))
+    db = open_database(postgres.create_database("review"))
     db.upsert_camera("cam-1", "东门", "school", "rtsp://10.0.0.5/s")
     eid = db.open_event("cam-1", "gate", "parked_bikes", T0, T0, "m", "c" * 64, [], {})
     users.create_user(db, "li", "officer-pass", "officer")
     assert users.authenticate(db, "li", "officer-pass").role == "officer"
     token, _ = users.issue_token(db, "li", 60)
     assert users.user_for_token(db, token).username == "li"
-    review.decide(db, eid, "confirm", "li", note="确认")
+    decisions.decide(db, eid, "confirm", "li", note="确认")
     case = cases.create_case(db, "东门 5月", "li", note="opened")
     cases.add_event(db, case.id, eid, "li")
     cases.close_case(db, case.id, "li")
-    assert review.infos(db, [eid])[eid].case_ids == (case.id,)
+    assert decisions.infos(db, [eid])[eid].case_ids == (case.id,)
     audit.record(db, "case.close", "li", target=f"case:{case.id}", detail={"n": 1})
     entries, total = audit.entries(db, username="li")
     assert total == 1 and entries[0].detail == {"n": 1}

@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 import pytest
 
-from epatrol.evidence.clip import ClipWriter
-from epatrol.evidence.hashing import sha256_file
+from epatrol.common.hashing import sha256_file
+from epatrol.evidence.recording.clip import ClipWriter
 from epatrol.streams.packets import EncodedPacket, StreamInfo
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

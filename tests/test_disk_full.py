@@ -8,14 +8,14 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from conftest import BIKE_ZONE, camera_entry, make_config
-from epatrol.config import parse_config
-from epatrol.evidence.db import Database
-from epatrol.health import HealthBoard
-from epatrol.supervisor import Supervisor
 from rtsp import RtspServer, rtsp_unavailable_reason
 from waiting import wait_for
+
+from epatrol.config import parse_config
+from epatrol.health import HealthBoard
+from epatrol.migrations import open_database
+from epatrol.supervisor import Supervisor
 
 pytestmark = pytest.mark.skipif(rtsp_unavailable_reason() is not None, reason=str(rtsp_unavailable_reason()))
 
@@ -42,7 +42,7 @@ def test_full_disk_is_counted_and_recording_resumes(footage, detector, tmpfs):
             evidence={"pre_s": 2, "post_s": 6},
         )
         cfg = parse_config(raw)
-        db = Database(cfg.database_url)
+        db = open_database(cfg.database_url)
         filler = _fill(tiny_disk, leave_bytes=400_000)  # room for the database, not for a clip
         health = HealthBoard()
         sup = Supervisor(cfg, detector, db, health=health)

@@ -10,19 +10,26 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
-
 from conftest import BIKE_ZONE, camera_entry, make_config
+from rtsp import RtspServer, rtsp_unavailable_reason
+from test_open_burning import _breathing, _frame
+from waiting import wait_for
+
 from epatrol.config import OpenBurning, ParkedBikes, parse_config
 from epatrol.detectors.episodes import INACTIVE, EpisodeResumed, EpisodeStarted
-from epatrol.detectors.open_burning import OpenBurningJudge
+from epatrol.detectors.fire.open_burning import OpenBurningJudge
 from epatrol.detectors.parked_bikes import ParkedBikesJudge
 from epatrol.detectors.schedule import Schedule, window
-from epatrol.detectors.suppression import Dismissed, Suppressions, dismissed_from_records
+from epatrol.detectors.suppression import (
+    Dismissed,
+    Suppressions,
+    dismissed_from_records,
+)
 from epatrol.detectors.zones import ZoneShape
-from epatrol.evidence import review
-from epatrol.evidence.verify import verify_ledger
-from epatrol.evidence.db import Database
-from epatrol.evidence.recorder import CameraRecorder
+from epatrol.evidence.export.verify import verify_ledger
+from epatrol.evidence.recording.recorder import CameraRecorder
+from epatrol.evidence.review import decisions
+from epatrol.migrations import open_database
 from epatrol.models.detections import Detections
 from epatrol.models.manifest import COCO80_CLASSES as COCO80
 from epatrol.models.manifest import FIRE_SMOKE_CLASSES
@@ -30,9 +37,6 @@ from epatrol.pipeline import CameraWorker
 from epatrol.streams.packets import Sample
 from epatrol.streams.ring import PacketRing
 from epatrol.supervisor import run_cameras
-from test_open_burning import _breathing, _frame
-from rtsp import RtspServer, rtsp_unavailable_reason
-from waiting import wait_for
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)  # a Monday
 W, H = 640, 480
@@ -261,7 +265,7 @@ def test_dismissed_fire_region_is_not_alerted():
 
 
 def test_recorder_reopens_the_event_of_a_resumed_episode(tmp_path):
-    db = Database(f"sqlite:///{tmp_path / 'e.db'}")
+    db = open_database(f"sqlite:///{tmp_path / 'e.db'}")
     db.upsert_camera("cam", "cam", "other", "cam.mp4")
     recorder = CameraRecorder(db, tmp_path, "cam", "cam", [ZONE], 2.0, 2.0)
     ring = PacketRing(5.0)
@@ -303,7 +307,7 @@ def test_camera_restart_under_a_parked_bike_gives_one_event(footage, detector, t
             streams={"reconnect_initial_s": 0.3, "reconnect_max_s": 1.0},
         )
         cfg = parse_config(raw)
-        db = Database(cfg.database_url)
+        db = open_database(cfg.database_url)
         stop = threading.Event()
         worker = CameraWorker(cfg.cameras[0], cfg, detector, db, stop)
         thread = threading.Thread(target=worker.run, daemon=True)
@@ -334,12 +338,12 @@ def test_dismissed_bike_is_not_flagged_again_on_the_real_footage(footage, detect
     drawn over the same spot still alerts. (Its own database: the session's patrol database is
     shared with tests that put its event in cases.)"""
     first = parse_config(make_config(tmp_path / "data", [camera_entry("wall-street-1", footage["parked_bike.mp4"], BIKE_ZONE)]))
-    db = Database(first.database_url)
+    db = open_database(first.database_url)
     run_cameras(first, detector, db, threading.Event())
     [event] = db.list_events(camera_id="wall-street-1")
     assert event.zone == BIKE_ZONE["name"] and event.detections
-    review.decide(db, event.id, "dismiss", by="li", reason="the shop's own bicycle, inside its permit area")
-    [dismissed] = review.dismissed_events(db, "wall-street-1")
+    decisions.decide(db, event.id, "dismiss", by="li", reason="the shop's own bicycle, inside its permit area")
+    [dismissed] = decisions.dismissed_events(db, "wall-street-1")
     assert dismissed.event_id == event.id
 
     camera = camera_entry("wall-street-1", footage["parked_bike.mp4"], BIKE_ZONE)
@@ -351,5 +355,5 @@ def test_dismissed_bike_is_not_flagged_again_on_the_real_footage(footage, detect
     assert new[0].detections[0]["label"] == "bicycle"
 
     # An officer changes their mind (confirms): nothing is suppressed any more.
-    review.decide(db, event.id, "confirm", by="li")
-    assert review.dismissed_events(db, "wall-street-1") == []
+    decisions.decide(db, event.id, "confirm", by="li")
+    assert decisions.dismissed_events(db, "wall-street-1") == []

@@ -9,8 +9,19 @@ import pytest
 import yaml
 
 from epatrol.cli import main
-from epatrol.evaluation.ground_truth import GroundTruthError, load_ground_truth, parse_ground_truth
-from epatrol.evaluation.matching import Alert, match_clip, poisson_upper, summarise, wilson_interval
+from epatrol.evaluation.ground_truth import (
+    GroundTruthError,
+    load_ground_truth,
+    parse_ground_truth,
+)
+from epatrol.evaluation.matching import (
+    Alert,
+    match_clip,
+    poisson_upper,
+    summarise,
+    wilson_interval,
+)
+from epatrol.migrations import open_database
 
 HOUR = 3600.0
 
@@ -211,9 +222,8 @@ def test_epatrol_eval_reports_what_the_events_in_the_database_say(tmp_path, foot
     assert rc == 0
     report = json.loads((tmp_path / "r.json").read_text())
 
-    from epatrol.evidence.db import Database
 
-    db = Database(f"sqlite:///{storage / 'epatrol.db'}")
+    db = open_database(f"sqlite:///{storage / 'epatrol.db'}")
     by_clip = {c["camera"]: c for c in report["clips"]}
     events = {cam: db.list_events(camera_id=by_clip[cam]["ran_as"]) for cam in by_clip}
     assert {cam: len(evs) for cam, evs in events.items()} == {cam: len(c["alerts_s"]) for cam, c in by_clip.items()}

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 
-from epatrol.evidence.db import Database, EventView, FileView
+from epatrol.evidence.store.db import Database, EventView, FileView
+from epatrol.migrations import open_database
 from epatrol.models.detections import Detections
 
 UTC = timezone.utc
@@ -22,7 +23,7 @@ SHA_A, SHA_B, MODEL_SHA = "a" * 64, "b" * 64, "c" * 64
 
 def _db(tmp_path: Path) -> tuple[Database, str]:
     url = f"sqlite:///{tmp_path / 'nested' / 'dir' / 'epatrol.db'}"
-    return Database(url), url
+    return open_database(url), url
 
 
 def _records() -> list[dict]:
@@ -147,7 +148,7 @@ def test_second_database_object_sees_the_data(tmp_path: Path) -> None:
     before = db1.get_event(eid)
     db1.close()
 
-    db2 = Database(url)
+    db2 = open_database(url)
     assert db2.get_event(eid) == before
     db2.upsert_camera("cam1", "Gate One", "Motijheel", "rtsp://10.0.0.5/s")  # an update, not a duplicate
     assert db2.get_event(eid).camera_name == "Gate One"
@@ -220,7 +221,7 @@ def test_concurrent_writers(db: Database) -> None:
 
 
 def test_in_memory_sqlite_works(tmp_path: Path) -> None:
-    db = Database("sqlite://")
+    db = open_database("sqlite://")
     db.upsert_camera("cam1", "Gate 1", "Motijheel", "rtsp://x/s")
     eid = _event(db)
     assert db.get_event(eid).zone == "bus-stop"

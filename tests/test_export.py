@@ -17,14 +17,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from epatrol.evidence import cases, review
-from epatrol.evidence.db import Database
-from epatrol.evidence.errors import Conflict, NotFound
-from epatrol.evidence.export import build_case_export
-from epatrol.evidence.export_check import verify_export
-from epatrol.evidence.hashing import sha256_bytes, sha256_file
-from epatrol.evidence.localtime import local_zone
-from epatrol.evidence.signing import load_private_key, load_public_key
+from epatrol.common.errors import Conflict, NotFound
+from epatrol.common.hashing import sha256_bytes, sha256_file
+from epatrol.common.times import local_zone
+from epatrol.evidence.export.case_export import build_case_export
+from epatrol.evidence.export.export_check import verify_export
+from epatrol.evidence.export.signing import load_private_key, load_public_key
+from epatrol.evidence.review import cases, decisions
+from epatrol.migrations import open_database
 
 SHANGHAI = local_zone("Asia/Shanghai")
 
@@ -39,7 +39,7 @@ def store(patrol, tmp_path_factory):
     for rel in (ev.clip, ev.snapshot):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(cfg.storage.root / rel, root / rel)
-    db = Database(f"sqlite:///{root / 'epatrol.db'}")
+    db = open_database(f"sqlite:///{root / 'epatrol.db'}")
     db.upsert_camera(ev.camera_id, ev.camera_name, ev.site, "rtsp://10.0.0.5/s")
     eid = db.open_event(ev.camera_id, ev.zone, ev.violation, ev.started_at, ev.alerted_at, ev.model_name,
                         ev.model_sha256, ev.detections, ev.details)
@@ -49,7 +49,7 @@ def store(patrol, tmp_path_factory):
                 ev.alerted_at - timedelta(seconds=5), ev.alerted_at + timedelta(seconds=5))
     db.set_clip_state(eid, "complete")
     db.close_event(eid, ev.ended_at, ev.end_reason)
-    review.decide(db, eid, "confirm", "officer1", note="blocks the tactile paving")
+    decisions.decide(db, eid, "confirm", "officer1", note="blocks the tactile paving")
     case = cases.create_case(db, "Wall street", "officer1", note="opened")
     cases.add_event(db, case.id, eid, "officer1")
     yield db, root, case.id, ev
@@ -249,12 +249,12 @@ def test_cli_verify_export(package: Path, store, keys, tmp_path: Path) -> None:
 
 
 def test_api_export_is_signed_with_the_configured_key(store, keys, tmp_path: Path) -> None:
-    """`review.signing_key` and `review.timezone` from the config reach the API's exports."""
+    """`decisions.signing_key` and `decisions.timezone` from the config reach the API's exports."""
     from fastapi.testclient import TestClient
 
     from epatrol.api.app import create_app
     from epatrol.config import ConfigError, parse_config
-    from epatrol.evidence import users
+    from epatrol.evidence.review import users
 
     db, root, case_id, ev = store
     raw = {

@@ -9,14 +9,15 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import BIKE_ZONE, camera_entry, make_config
-from epatrol.config import parse_config
-from epatrol.evidence.db import Database
-from epatrol.health import HealthBoard
-from epatrol.supervisor import Supervisor
-from rtsp import RtspServer, export_access_units, free_port, rtsp_unavailable_reason
+from rtsp import RtspServer, export_access_units, rtsp_unavailable_reason
+from servers import free_port
 from waiting import wait_for
+
+from epatrol.config import parse_config
+from epatrol.health import HealthBoard
+from epatrol.migrations import open_database
+from epatrol.supervisor import Supervisor
 
 pytestmark = pytest.mark.skipif(rtsp_unavailable_reason() is not None, reason=str(rtsp_unavailable_reason()))
 
@@ -33,7 +34,7 @@ def run_supervisor(detector, tmp_path):
         streams = {"open_timeout_s": 3, "read_timeout_s": 3, "reconnect_initial_s": 0.3, "reconnect_max_s": 1.0}
         cfg = parse_config(make_config(tmp_path / "data", cameras, streams=streams))  # quick retries
         health = HealthBoard()
-        sup = Supervisor(cfg, detector, Database(cfg.database_url), health=health)
+        sup = Supervisor(cfg, detector, open_database(cfg.database_url), health=health)
         sup.start()
         started.append(sup)
         return sup, health

@@ -13,8 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from epatrol.config import OpenBurning
-from epatrol.detectors.fire_features import DEFAULT_DECISION, FEATURES, FireDecision, RegionTracker, region_features
-from epatrol.detectors.open_burning import OpenBurningJudge
+from epatrol.detectors.fire.fire_features import (
+    DEFAULT_DECISION,
+    FEATURES,
+    FireDecision,
+    RegionTracker,
+    region_features,
+)
+from epatrol.detectors.fire.open_burning import OpenBurningJudge
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
@@ -73,9 +79,9 @@ def test_fit_on_a_small_subset_writes_a_valid_decision(tmp_path):
 def test_the_fit_replays_exactly_what_the_judge_computes():
     """The fit's rows and the judge's verdicts on the same real frames and boxes: same features,
     same score (one code path, fire_features.py)."""
-    from epatrol.detectors.fire_features import feature_vector
-    from epatrol.models.detector import load_detector
+    from epatrol.detectors.fire.fire_features import feature_vector
     from epatrol.models.detections import Detections
+    from epatrol.models.detector import load_detector
     from epatrol.models.manifest import FIRE_SMOKE_CLASSES
     from epatrol.streams.packets import Sample
     from epatrol.training.fire_data import STEP_S, dataset_runs, sequence

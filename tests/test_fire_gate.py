@@ -1,4 +1,4 @@
-"""The fire gate (epatrol/detectors/fire_gate.py) on real footage, then in the pipeline.
+"""The fire gate (epatrol/detectors/fire/fire_gate.py) on real footage, then in the pipeline.
 
 Recall: every frame of the fire-smoke-cctv runs labelled fire or smoke, every sample of the aerial
 burn and the fire photos held still must run the fire model. The cues are replayed alone (no hold,
@@ -20,11 +20,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from conftest import camera_entry, make_config
+
 from epatrol.config import OpenBurning, parse_config
-from epatrol.detectors.fire_gate import FLAME_CHANGE, FireGate
-from epatrol.evidence.db import Database
+from epatrol.detectors.fire.fire_gate import FLAME_CHANGE, FireGate
+from epatrol.evidence.store.db import Database
+from epatrol.migrations import open_database
 from epatrol.pipeline import CameraWorker
 from epatrol.training.fire_data import STEP_S, dataset_runs, decoded, held
 from sample_videos.build import encode_h264
@@ -214,7 +215,7 @@ def quiet_street(tmp_path_factory, shared_dir) -> Path:
 def _patrol(clip: Path, storage: Path, fire_model) -> tuple[CameraWorker, Database]:
     """One file camera watching open burning (the defaults: the gate on) through the real pipeline."""
     cfg = parse_config(make_config(storage, [camera_entry("fire-watch-1", clip, WHOLE_FRAME)]))
-    db = Database(cfg.database_url)
+    db = open_database(cfg.database_url)
     worker = CameraWorker(cfg.cameras[0], cfg, fire_model, db, threading.Event())
     worker.run()  # a file camera: returns at its end
     return worker, db

@@ -7,7 +7,6 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-
 from rtsp import build_footage, footage_module
 
 build = footage_module()

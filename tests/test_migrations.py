@@ -18,9 +18,10 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
 from epatrol.centre.store import CentreStore
-from epatrol.evidence.db import Database, SchemaMismatch
-from epatrol.evidence.schema import Base
-from epatrol.evidence.verify import verify_ledger
+from epatrol.evidence.export.verify import verify_ledger
+from epatrol.evidence.store.db import Database, SchemaMismatch
+from epatrol.evidence.store.schema import Base
+from epatrol.migrations import open_centre_store, open_database
 from epatrol.migrations.runner import alembic_config, head_of
 from epatrol.migrations.trees import CENTRE, EDGE, centre_metadata
 
@@ -73,7 +74,7 @@ def _record_evidence(db: Database) -> tuple[int, int]:
 def _make_pre_alembic_e0001(url: str) -> tuple[int, int]:
     """A database of the officer-review shape holding evidence, with no Alembic version: built
     at head with real writes, taken down to e0001, its version row dropped."""
-    db = Database(url)
+    db = open_database(url)
     ids = _record_evidence(db)
     db.close()
     engine = create_engine(url)
@@ -90,11 +91,30 @@ def _make_pre_alembic_e0001(url: str) -> tuple[int, int]:
     return ids
 
 
+def test_the_tables_the_code_declares_are_the_newest_scripts():
+    # The stores require these revisions; a new script without moving them fails here.
+    assert EDGE.code_revision == head_of(EDGE)
+    assert CENTRE.code_revision == head_of(CENTRE)
+
+
+def test_stores_only_connect_and_name_a_database_nobody_migrated(tmp_path):
+    """The commands migrate (open_database / open_centre_store); a store opened on a database that
+    was never migrated refuses it by name instead of failing later on a missing table."""
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    with pytest.raises(SchemaMismatch, match=f"has no epatrol schema; this epatrol's is {EDGE.code_revision}"):
+        Database(url)
+    with pytest.raises(SchemaMismatch, match=f"has no epatrol schema; this epatrol's is {CENTRE.code_revision}"):
+        CentreStore(url)
+    open_database(url).close()
+    with Database(url) as db:  # migrated now: it connects
+        assert db.list_cameras() == []
+
+
 def test_old_edge_database_is_upgraded_with_its_evidence(url):
     ev, other = _make_pre_alembic_e0001(url)
     assert _version(url) is None
 
-    db = Database(url)  # recognised as e0001, upgraded to head
+    db = open_database(url)  # recognised as e0001, upgraded to head
     try:
         assert _version(url) == head_of(EDGE)
         assert _differences(url) == []
@@ -113,11 +133,11 @@ def test_old_edge_database_is_upgraded_with_its_evidence(url):
         assert verify_ledger(db).problems == []
     finally:
         db.close()
-    assert Database(url).get_event(ev).clip_state == "purged"  # reopening is a no-op at head
+    assert open_database(url).get_event(ev).clip_state == "purged"  # reopening is a no-op at head
 
 
 def test_new_and_last_pre_alembic_shape_are_stamped(url):
-    Database(url).close()
+    open_database(url).close()
     assert _version(url) == head_of(EDGE) and _differences(url) == []
 
     # A box that ran before Alembic made its tables with create_all: stamped e0003, then upgraded.
@@ -127,26 +147,26 @@ def test_new_and_last_pre_alembic_shape_are_stamped(url):
         conn.execute(text("DROP TABLE uplink_outbox"))
         conn.execute(text("DROP TABLE uplink_cursor"))
     engine.dispose()
-    Database(url).close()
+    open_database(url).close()
     assert _version(url) == head_of(EDGE) and _differences(url) == []
 
 
 def test_database_from_a_newer_epatrol_is_refused_naming_its_revision(url):
-    Database(url).close()
+    open_database(url).close()
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = 'e0999'"))
     engine.dispose()
     with pytest.raises(SchemaMismatch, match="edge schema revision e0999.*newer epatrol"):
-        Database(url)
+        open_database(url)
 
 
 def test_centre_database_is_created_at_head(url):
-    store = CentreStore(url)
+    store = open_centre_store(url)
     store.close()
     assert _version(url, CENTRE) == head_of(CENTRE)
     assert _differences(url, CENTRE) == []
-    CentreStore(url).close()  # reopening changes nothing
+    open_centre_store(url).close()  # reopening changes nothing
     assert _version(url, CENTRE) == head_of(CENTRE)
 
 
@@ -163,8 +183,8 @@ def test_one_sqlite_file_holds_a_box_and_its_centre(tmp_path):
         tables = set(inspect(conn).get_table_names())
         assert tables == set(Base.metadata.tables) | set(centre_metadata().tables) | {"alembic_version", "alembic_version_centre"}
     engine.dispose()
-    Database(url).close()
-    CentreStore(url).close()
+    open_database(url).close()
+    open_centre_store(url).close()
     assert (_version(url), _version(url, CENTRE)) == (head_of(EDGE), head_of(CENTRE))
 
 
@@ -178,7 +198,7 @@ def test_centre_tables_made_by_create_all_are_stamped_and_completed(url):
     CentreBase.metadata.create_all(engine, tables=[m.__table__ for m in (
         records.CentreBox, records.CentreCamera, records.CentreEvent, records.CentreEvidence, records.CentreInspection)])
     engine.dispose()
-    CentreStore(url).close()
+    open_centre_store(url).close()
     assert _version(url, CENTRE) == head_of(CENTRE) and _differences(url, CENTRE) == []
 
 
@@ -194,7 +214,7 @@ def test_two_openers_at_once_migrate_once(url, caplog):
     def open_it() -> None:
         barrier.wait()
         try:
-            Database(url).close()
+            open_database(url).close()
             results.append("ok")
         except Exception as e:  # noqa: BLE001 (reported below)
             results.append(e)

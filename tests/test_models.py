@@ -15,8 +15,15 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from epatrol.models import ModelError, ObjectDetector, create_session, get_spec, load_detector
-from epatrol.models import fastestdet, yolo
+from epatrol.models import (
+    ModelError,
+    ObjectDetector,
+    create_session,
+    fastestdet,
+    get_spec,
+    load_detector,
+    yolo,
+)
 from epatrol.models.boxes import Geometry
 from epatrol.models.manifest import (
     COCO80_CLASSES,

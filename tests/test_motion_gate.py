@@ -7,10 +7,10 @@ import threading
 import av
 import numpy as np
 import pytest
-
 from conftest import SHARED, camera_entry, make_config
+
 from epatrol.config import ConfigError, parse_config
-from epatrol.evidence.db import Database
+from epatrol.migrations import open_database
 from epatrol.streams.motion import MotionGate
 from epatrol.supervisor import run_cameras
 
@@ -111,7 +111,7 @@ def _patrol(tmp_path, video, detector, fast_path: dict):
     raw = make_config(tmp_path, [camera_entry("still-1", video, ZONE)], fast_path=fast_path)
     raw["violations"]["parked_bikes"].update(dwell_s=4, end_after_s=30)
     cfg = parse_config(raw)
-    db = Database(cfg.database_url)
+    db = open_database(cfg.database_url)
     (worker,) = run_cameras(cfg, detector, db, threading.Event())
     return worker, db.list_events()
 

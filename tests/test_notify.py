@@ -12,11 +12,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import paho.mqtt.client as mqtt
 import pytest
+from mqtt_broker import MosquittoBroker, mosquitto_binary
 from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import ValidationError
+from servers import free_port
+from waiting import wait_for
 
 from epatrol.notify import KINDS, Notifier, NotifyConfig, camera_payload, event_payload
-from mqtt_broker import MosquittoBroker, free_port, mosquitto_binary
 
 needs_mosquitto = pytest.mark.skipif(
     mosquitto_binary() is None,
@@ -29,14 +31,7 @@ FAST = {"retry_backoff_s": 0.05, "retry_backoff_max_s": 0.3}
 
 
 def wait_until(pred, timeout_s: float = 15.0, what: str = "condition"):
-    end = time.monotonic() + timeout_s
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.01)
+    return wait_for(pred, timeout_s, what, every_s=0.01)
 
 
 @pytest.fixture
@@ -160,7 +155,7 @@ def test_payload_helpers_and_publish_never_raises(notifiers):
     from types import SimpleNamespace
 
     t0 = datetime(2025, 5, 1, 8, 30, tzinfo=timezone.utc)
-    view = SimpleNamespace(  # the attributes of epatrol.evidence.db.EventView
+    view = SimpleNamespace(  # the attributes of epatrol.evidence.store.db.EventView
         id=7, camera_id=CAMERA, camera_name=CAMERA_NAME, site="school", zone="east-sidewalk",
         violation="parked_bikes", started_at=t0, alerted_at=t0, ended_at=None, end_reason=None,
         model_name="yolov8n_int8", model_sha256="ab" * 32, detections=[{"label": "bicycle"}] * 2,

@@ -2,7 +2,7 @@
 
 Mechanics (episodes, zones, the hit floor, smoke_alone) run with a hand-made decision (TEST_DECISION:
 flicker and shape change for fire, growth and rise for smoke), so they do not depend on the fit.
-Real parts use the SHIPPED fitted decision (detectors/data/fire_decision.json) and the fire_smoke
+Real parts use the SHIPPED fitted decision (detectors/fire/data/fire_decision.json) and the fire_smoke
 ONNX model: the aerial burn (one episode, alert within 10 s), a large steady fire seen close (its box
 barely changes size: the old AND rule vetoed it), smoke-led burning (black smoke, no flame: alert
 within 30 s), negative footage (vtest.avi, bikes.mp4), photos held as stills with sensor noise
@@ -29,8 +29,8 @@ from pydantic import ValidationError
 
 from epatrol.config import OpenBurning, Violations
 from epatrol.detectors.episodes import EpisodeEnded, EpisodeStarted, EpisodeUpdated
-from epatrol.detectors.fire_features import FEATURES, FireDecision, KindDecision
-from epatrol.detectors.open_burning import OpenBurningJudge
+from epatrol.detectors.fire.fire_features import FEATURES, FireDecision, KindDecision
+from epatrol.detectors.fire.open_burning import OpenBurningJudge
 from epatrol.detectors.zones import ZoneShape
 from epatrol.models.detections import Detections
 from epatrol.models.manifest import FIRE_SMOKE_CLASSES

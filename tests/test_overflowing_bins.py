@@ -15,29 +15,45 @@ import av
 import cv2
 import numpy as np
 import pytest
-
+from conftest import MODELS, SHARED, camera_entry, make_config
 from fastapi.testclient import TestClient
 
-from conftest import MODELS, SHARED, camera_entry, make_config
 from epatrol.api.app import create_app
 from epatrol.config import ConfigError, OverflowingBins, parse_config
-from epatrol.detectors import bin_embedding_runtime
-from epatrol.detectors.bin_classifier import BinClassifier, BinEmbedder, BinParameters, load_classifier
-from epatrol.detectors.bin_reference import structure, structure_change
-from epatrol.detectors.bin_training import read_dataset, split, train
+from epatrol.detectors.bins import bin_embedding_runtime
+from epatrol.detectors.bins.bin_classifier import (
+    BinClassifier,
+    BinEmbedder,
+    BinParameters,
+    load_classifier,
+)
+from epatrol.detectors.bins.bin_reference import structure, structure_change
+from epatrol.detectors.bins.overflowing_bins import (
+    OverflowingBinsJudge,
+    covered_fraction,
+    crop_box,
+)
 from epatrol.detectors.episodes import EpisodeEnded, EpisodeStarted
 from epatrol.detectors.suppression import Dismissed
-from epatrol.detectors.overflowing_bins import OverflowingBinsJudge, covered_fraction, crop_box
 from epatrol.detectors.zones import ZoneShape
-from epatrol.evidence.db import Database
+from epatrol.migrations import open_database
 from epatrol.models import runners
 from epatrol.models.detections import Detections
 from epatrol.streams.packets import Sample
 from epatrol.supervisor import run_cameras
+from epatrol.training.bin_training import read_dataset, split, train
 from epatrol.training.bins_presence_data import negative_crops
 from epatrol.training.bins_runtime import WholeGraph
-from sample_videos.scenes.bins import NO_BIN, NOISE_SIGMA, ZONE, camera_view, light_at, no_bin_frames, scene_frames
 from sample_videos.build import encode_h264
+from sample_videos.scenes.bins import (
+    NO_BIN,
+    NOISE_SIGMA,
+    ZONE,
+    camera_view,
+    light_at,
+    no_bin_frames,
+    scene_frames,
+)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "bins-clean-dirty"
 # Measured on the full held-out split (413 photos): accuracy 0.83 (docs/reports/overflowing_bins.md).
@@ -212,7 +228,7 @@ def test_judge_alerts_on_overflowing_bins_and_not_on_clean_ones_under_light_chan
         violations={"overflowing_bins": {"sample_every_s": 2.0, "persist_window_s": 8.0, "persist_min_hits": 3, "end_after_s": 60}},
     )
     cfg = parse_config(raw)
-    db = Database(cfg.database_url)
+    db = open_database(cfg.database_url)
     workers = {w.camera.id: w for w in run_cameras(cfg, {detector.name: detector}, db, threading.Event())}
     events = db.list_events()
     assert sorted(e.camera_id for e in events) == ["bins-dirty-a", "bins-dirty-b"]
@@ -297,7 +313,7 @@ def test_zones_without_a_bin_never_alert_and_show_in_healthz(held_out, classifie
     raw = make_config(tmp_path / "data", cameras, violations={"overflowing_bins": {
         "sample_every_s": 2.0, "persist_window_s": 8.0, "persist_min_hits": 3, "end_after_s": 60, "max_occlusion": 0.9}})
     cfg = parse_config(raw)
-    db = Database(cfg.database_url)
+    db = open_database(cfg.database_url)
     workers = {w.camera.id: w for w in run_cameras(cfg, {detector.name: detector}, db, threading.Event())}
     assert [e.camera_id for e in db.list_events()] == ["bins-dirty"]
     body = TestClient(create_app(cfg, db, health=workers["bins-dirty"].health)).get("/healthz").json()

@@ -28,7 +28,7 @@ def test_calm_until_fire_may_be_there_then_dense_for_the_hold_then_calm_again():
 def test_without_the_gate_or_without_open_burning_the_rate_is_fixed():
     ungated = Pace([_judge(ParkedBikes()), _judge(OpenBurning(gate=False, gate_every_s=2.0))])
     assert ungated.calm_s == ungated.dense_s == 0.5
-    # The default: no sparse pacing (gate_every_s 0.5, the measured choice; config.py).
+    # The default: no sparse pacing (gate_every_s 0.5, the measured choice; config/violations.py).
     default = Pace([_judge(ParkedBikes()), _judge(OpenBurning())])
     assert default.calm_s == default.dense_s == 0.5
     bikes = Pace([_judge(ParkedBikes(sample_every_s=1.0))])

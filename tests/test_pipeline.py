@@ -10,12 +10,12 @@ from pathlib import Path
 import av
 import cv2
 import yaml
+from conftest import BIKE_ZONE, camera_entry, make_config
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from conftest import BIKE_ZONE, camera_entry, make_config
-from epatrol.evidence.db import EvidenceFile
-from epatrol.evidence.hashing import sha256_file
+from epatrol.common.hashing import sha256_file
+from epatrol.evidence.store.db import EvidenceFile
 
 PRE_S, POST_S, GOP_S = 5.0, 5.0, 2.0
 

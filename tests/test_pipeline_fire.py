@@ -7,11 +7,11 @@ import threading
 from datetime import datetime, timezone
 
 import av
-
 from conftest import MODELS, camera_entry, make_config
+
+from epatrol.common.hashing import sha256_file
 from epatrol.config import parse_config
-from epatrol.evidence.db import Database
-from epatrol.evidence.hashing import sha256_file
+from epatrol.migrations import open_database
 from epatrol.models.detector import load_detectors
 from epatrol.models.manifest import get_spec
 from epatrol.supervisor import run_cameras
@@ -22,7 +22,7 @@ WHOLE_FRAME = {"name": "field", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]], "vi
 def test_open_burning_camera_alerts_once_within_seconds(footage, detector, tmp_path):
     raw = make_config(tmp_path / "data", [camera_entry("field-fire-1", footage["open_burning.mp4"], WHOLE_FRAME)])
     cfg = parse_config(raw)
-    db = Database(cfg.database_url)
+    db = open_database(cfg.database_url)
     # Loaded as `epatrol run` loads it, before any camera starts (the runtime is measured then).
     fire = load_detectors({"fire_smoke"}, cfg.models)["fire_smoke"]
     # A file read as fast as possible runs on a clock that starts when it opens: video time 0.

@@ -7,14 +7,14 @@ import threading
 
 import av
 import pytest
-
 from conftest import BIKE_ZONE, make_config
-from epatrol.config import parse_config
-from epatrol.evidence.db import Database
-from epatrol.evidence.hashing import sha256_file
-from epatrol.pipeline import CameraWorker
 from rtsp import RtspServer, rtsp_unavailable_reason
 from waiting import wait_for
+
+from epatrol.common.hashing import sha256_file
+from epatrol.config import parse_config
+from epatrol.migrations import open_database
+from epatrol.pipeline import CameraWorker
 
 pytestmark = pytest.mark.skipif(rtsp_unavailable_reason() is not None, reason=str(rtsp_unavailable_reason()))
 
@@ -31,7 +31,7 @@ def test_live_rtsp_camera_parked_bike_clip_and_reconnect(footage, detector, tmp_
             streams={"reconnect_initial_s": 0.5, "reconnect_max_s": 2.0},
         )
         cfg = parse_config(raw)
-        db = Database(cfg.database_url)
+        db = open_database(cfg.database_url)
         stop = threading.Event()
         worker = CameraWorker(cfg.cameras[0], cfg, detector, db, stop)
         thread = threading.Thread(target=worker.run, daemon=True)

@@ -12,11 +12,12 @@ from pathlib import Path
 import av
 import pytest
 import yaml
-
 from conftest import BIKE_ZONE, camera_entry, make_config
-from epatrol.evidence.db import Database
 from rtsp import RtspServer, rtsp_unavailable_reason
 from waiting import wait_for
+
+from epatrol.evidence.store.db import Database
+from epatrol.migrations import open_database
 
 pytestmark = pytest.mark.skipif(rtsp_unavailable_reason() is not None, reason=str(rtsp_unavailable_reason()))
 
@@ -51,7 +52,7 @@ def test_sigterm_closes_the_clip_in_progress(live_config, tmp_path):
     config, storage = live_config
     proc = _start(config, tmp_path / "run.log")
     try:
-        db = Database(f"sqlite:///{storage / 'epatrol.db'}")
+        db = open_database(f"sqlite:///{storage / 'epatrol.db'}")
         ev = wait_for(lambda: _recording_event(db), 90, "an event with its clip recording")
         time.sleep(2)
         proc.send_signal(signal.SIGTERM)
@@ -75,7 +76,7 @@ def test_kill_9_mid_clip_then_restart_discards_the_unfinished_clip(live_config, 
     log = tmp_path / "run.log"
     proc = _start(config, log)
     try:
-        db = Database(f"sqlite:///{storage / 'epatrol.db'}")
+        db = open_database(f"sqlite:///{storage / 'epatrol.db'}")
         ev = wait_for(lambda: _recording_event(db), 90, "an event with its clip recording")
         part = wait_for(lambda: next(iter(storage.glob("clips/**/*.part")), None), 30, "the clip's .part file")
         time.sleep(1)

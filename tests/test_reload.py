@@ -10,16 +10,16 @@ import sys
 import httpx
 import pytest
 import yaml
-
-from fastapi.testclient import TestClient
-
 from conftest import BIKE_ZONE, camera_entry, make_config
+from fastapi.testclient import TestClient
+from rtsp import RtspServer, rtsp_unavailable_reason
+from servers import free_port
+from waiting import wait_for
+
 from epatrol.api.app import create_app
 from epatrol.config import parse_config
-from epatrol.evidence.db import Database
-from epatrol.evidence.users import create_user
-from rtsp import RtspServer, free_port, rtsp_unavailable_reason
-from waiting import wait_for
+from epatrol.evidence.review.users import create_user
+from epatrol.migrations import open_database
 
 pytestmark = pytest.mark.skipif(rtsp_unavailable_reason() is not None, reason=str(rtsp_unavailable_reason()))
 
@@ -30,7 +30,7 @@ def _health(port: int) -> dict:
 
 def test_reload_over_the_api_needs_a_running_patrol(tmp_path):
     cfg = parse_config(make_config(tmp_path / "data", [camera_entry("cam-a", tmp_path / "a.mp4", BIKE_ZONE)]))
-    db = Database(cfg.database_url)
+    db = open_database(cfg.database_url)
     create_user(db, "ops-admin", "reload-pass-1", "admin")
     client = TestClient(create_app(cfg, db))  # `epatrol serve`: no cameras in this process
     token = client.post("/api/auth/login", json={"username": "ops-admin", "password": "reload-pass-1"}).json()["token"]
@@ -43,7 +43,7 @@ def test_sighup_and_api_reload_add_and_remove_cameras_without_touching_the_rest(
         raw = make_config(tmp_path / "data", [camera_entry("cam-a", server.url("/a"), BIKE_ZONE)])
         config = tmp_path / "epatrol.yaml"
         config.write_text(yaml.safe_dump(raw, allow_unicode=True))
-        with Database(parse_config(raw).database_url) as db:
+        with open_database(parse_config(raw).database_url) as db:
             create_user(db, "ops-admin", "reload-pass-1", "admin")
         port = free_port()
         log = tmp_path / "run.log"

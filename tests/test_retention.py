@@ -9,14 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from epatrol.common.hashing import sha256_file
 from epatrol.config import Retention
-from epatrol.evidence.cases import add_event, create_case
-from epatrol.evidence.db import Database
-from epatrol.evidence.hashing import sha256_file
-from epatrol.evidence.paths import clip_rel_path, snapshot_rel_path
-from epatrol.evidence.retention import apply_retention, purge_event
-from epatrol.evidence.review import decide
-from epatrol.evidence.verify import verify_files, verify_ledger
+from epatrol.evidence.export.verify import verify_files, verify_ledger
+from epatrol.evidence.recording.paths import clip_rel_path, snapshot_rel_path
+from epatrol.evidence.recording.retention import apply_retention, purge_event
+from epatrol.evidence.review.cases import add_event, create_case
+from epatrol.evidence.review.decisions import decide
+from epatrol.evidence.store.db import Database
+from epatrol.migrations import open_database
 
 NOW = datetime.now(timezone.utc)
 
@@ -39,7 +40,7 @@ def _event(db: Database, root: Path, age_days: float, clip_bytes: int = 50_000) 
 @pytest.fixture
 def store(tmp_path):
     root = tmp_path / "data"
-    db = Database(f"sqlite:///{root / 'epatrol.db'}")
+    db = open_database(f"sqlite:///{root / 'epatrol.db'}")
     db.upsert_camera("cam-1", "东门", "school", "rtsp://127.0.0.1/cam1")
     return db, root
 
@@ -82,7 +83,7 @@ def test_held_evidence_cannot_be_purged_by_hand(store):
 
 def test_free_space_floor_deletes_oldest_unheld_first(tmpfs):
     root = tmpfs("8m") / "data"
-    db = Database(f"sqlite:///{root / 'epatrol.db'}")
+    db = open_database(f"sqlite:///{root / 'epatrol.db'}")
     db.upsert_camera("cam-1", "东门", "school", "rtsp://127.0.0.1/cam1")
     oldest = _event(db, root, 5, clip_bytes=900_000)
     held = _event(db, root, 4, clip_bytes=900_000)
@@ -105,11 +106,11 @@ def test_database_of_an_unknown_shape_is_named_not_crashed_on(tmp_path):
     version (here: half of the retention columns) is refused with the column named."""
     from sqlalchemy import text
 
-    from epatrol.evidence.db import SchemaMismatch
+    from epatrol.evidence.store.db import SchemaMismatch
 
     url = f"sqlite:///{tmp_path / 'odd.db'}"
-    with Database(url).engine.begin() as conn:
+    with open_database(url).engine.begin() as conn:
         conn.execute(text("ALTER TABLE evidence_files DROP COLUMN purge_reason"))
         conn.execute(text("DROP TABLE alembic_version"))  # as if made before Alembic
     with pytest.raises(SchemaMismatch, match="evidence_files lacks column.*purge_reason"):
-        Database(url)
+        open_database(url)

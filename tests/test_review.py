@@ -7,18 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from epatrol.evidence import cases, review
-from epatrol.evidence.db import Database
-from epatrol.evidence.errors import Conflict, Invalid, NotFound
-from epatrol.evidence.search import EventFilter, camera_counts, search_events
-from epatrol.evidence.verify import verify_ledger
+from epatrol.common.errors import Conflict, Invalid, NotFound
+from epatrol.evidence.export.verify import verify_ledger
+from epatrol.evidence.review import cases, decisions
+from epatrol.evidence.store.db import Database
+from epatrol.evidence.store.search import EventFilter, camera_counts, search_events
+from epatrol.migrations import open_database
 
 T0 = datetime(2024, 5, 1, 8, 0, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
 def db(tmp_path: Path):
-    d = Database(f"sqlite:///{tmp_path / 'epatrol.db'}")
+    d = open_database(f"sqlite:///{tmp_path / 'epatrol.db'}")
     d.upsert_camera("school-1", "实验小学东门", "school", "rtsp://10.0.0.5/s")
     d.upsert_camera("station-1", "火车站北广场", "station", "rtsp://10.0.0.6/s")
     yield d
@@ -32,34 +33,34 @@ def _event(db: Database, cam: str, minutes: int, zone: str = "footway", violatio
 
 def test_decisions_keep_their_history(db: Database) -> None:
     eid = _event(db, "school-1", 0)
-    assert review.infos(db, [eid])[eid].state == "pending"
-    first = review.decide(db, eid, "dismiss", "li", reason="  delivery bike, moved within a minute  ")
+    assert decisions.infos(db, [eid])[eid].state == "pending"
+    first = decisions.decide(db, eid, "dismiss", "li", reason="  delivery bike, moved within a minute  ")
     assert first.reason == "delivery bike, moved within a minute" and first.by == "li"
     assert first.at.tzinfo is not None
-    second = review.decide(db, eid, "confirm", "wang", note="still there on the next patrol")
-    info = review.infos(db, [eid])[eid]
+    second = decisions.decide(db, eid, "confirm", "wang", note="still there on the next patrol")
+    info = decisions.infos(db, [eid])[eid]
     assert info.state == "confirmed" and info.latest == second and info.case_ids == ()
-    assert [r.decision for r in review.history(db, eid)] == ["dismiss", "confirm"]
+    assert [r.decision for r in decisions.history(db, eid)] == ["dismiss", "confirm"]
     assert verify_ledger(db).problems == []
 
 
 def test_decision_refusals(db: Database) -> None:
     eid = _event(db, "school-1", 0)
     with pytest.raises(Invalid, match="needs a reason"):
-        review.decide(db, eid, "dismiss", "li", reason="   ")
+        decisions.decide(db, eid, "dismiss", "li", reason="   ")
     with pytest.raises(Invalid, match="decision must be"):
-        review.decide(db, eid, "maybe", "li")
+        decisions.decide(db, eid, "maybe", "li")
     with pytest.raises(Invalid, match="limited"):
-        review.decide(db, eid, "confirm", "li", note="x" * 5000)
+        decisions.decide(db, eid, "confirm", "li", note="x" * 5000)
     with pytest.raises(NotFound):
-        review.decide(db, 999, "confirm", "li")
-    assert review.history(db, eid) == []
+        decisions.decide(db, 999, "confirm", "li")
+    assert decisions.history(db, eid) == []
 
 
 def test_case_rules(db: Database) -> None:
     confirmed, pending, dismissed = (_event(db, "school-1", i) for i in range(3))
-    review.decide(db, confirmed, "confirm", "li")
-    review.decide(db, dismissed, "dismiss", "li", reason="not a bike")
+    decisions.decide(db, confirmed, "confirm", "li")
+    decisions.decide(db, dismissed, "dismiss", "li", reason="not a bike")
     case = cases.create_case(db, "  东门 5月  ", "li", note="opened after the parents' complaint")
     assert (case.title, case.status, case.created_by, len(case.notes)) == ("东门 5月", "open", "li", 1)
 
@@ -77,8 +78,8 @@ def test_case_rules(db: Database) -> None:
         cases.add_event(db, case.id, confirmed, "li")
     # Evidence in a case cannot be dismissed afterwards.
     with pytest.raises(Conflict, match="cannot be dismissed"):
-        review.decide(db, confirmed, "dismiss", "wang", reason="changed my mind")
-    assert review.infos(db, [confirmed])[confirmed].case_ids == (case.id,)
+        decisions.decide(db, confirmed, "dismiss", "wang", reason="changed my mind")
+    assert decisions.infos(db, [confirmed])[confirmed].case_ids == (case.id,)
 
     cases.add_note(db, case.id, "owner notified", "li")
     closed = cases.close_case(db, case.id, "wang", note="penalty issued")
@@ -106,9 +107,9 @@ def test_search_filters_pages_and_counts(db: Database) -> None:
         "c": _event(db, "station-1", 20, zone="footway", violation="street_vending"),
         "d": _event(db, "station-1", 30, zone="square"),
     }
-    review.decide(db, ids["a"], "confirm", "li")
-    review.decide(db, ids["b"], "confirm", "li")
-    review.decide(db, ids["b"], "dismiss", "li", reason="second look: a parked scooter of the school")
+    decisions.decide(db, ids["a"], "confirm", "li")
+    decisions.decide(db, ids["b"], "confirm", "li")
+    decisions.decide(db, ids["b"], "dismiss", "li", reason="second look: a parked scooter of the school")
 
     def find(**kw) -> tuple[list[int], int]:
         views, total = search_events(db, EventFilter(**kw), limit=50, offset=0)

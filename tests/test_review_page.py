@@ -10,70 +10,37 @@ pressing C sees the API's 403 message on the page.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-
 from api_client import sign_in
+from browser import TIMEOUT_MS, open_page, require_chromium
+from servers import serve_app
+
 from epatrol.api.app import create_app
-from epatrol.evidence import users
-from epatrol.evidence.errors import Conflict
+from epatrol.common.errors import Conflict
+from epatrol.evidence.review import users
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.is_file():
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
-expect = sync_api.expect
+expect = require_chromium().expect
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
 PASSWORDS = {"page-officer": "officer-page-1", "page-viewer": "viewer-page-1"}
 SCREENSHOT_COPY = Path("/tmp/review-page.png")
-TIMEOUT_MS = 15_000
 
 
 @pytest.fixture(scope="module")
 def site(patrol):
     """The real app served by uvicorn in a thread, on a port bound here (no race for it)."""
-    import uvicorn
-
     for name, password in PASSWORDS.items():
         try:
             users.create_user(patrol.db, name, password, name.removeprefix("page-"))
         except Conflict:
             pass
-    app = create_app(patrol.cfg, patrol.db)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with serve_app(create_app(patrol.cfg, patrol.db)) as url:
+        yield url
 
 
 def _api(site: str, username: str) -> httpx.Client:
@@ -98,18 +65,6 @@ def bike_event(officer_api) -> dict:
     return ev
 
 
-def _page(browser, site: str):
-    ctx = browser.new_context(
-        accept_downloads=True, viewport={"width": 1440, "height": 1000}, locale="zh-CN", timezone_id="Asia/Shanghai",
-    )
-    page = ctx.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(site)
-    return page, errors
-
-
 def _sign_in(page, username: str, password: str) -> None:
     page.fill("#login-username", username)
     page.fill("#login-password", password)
@@ -132,7 +87,7 @@ def _current_time(page) -> float:
 
 def test_officer_plays_confirms_cases_and_exports(site, browser, officer_api, bike_event, tmp_path) -> None:
     eid = bike_event["id"]
-    page, js_errors = _page(browser, site)
+    page, js_errors = open_page(browser, site)
     try:
         _sign_in(page, "page-officer", PASSWORDS["page-officer"])
         expect(page.locator("#who")).to_contain_text("page-officer")
@@ -245,7 +200,7 @@ def test_officer_plays_confirms_cases_and_exports(site, browser, officer_api, bi
 def test_viewer_sees_the_apis_refusal(site, browser, officer_api, bike_event) -> None:
     eid = bike_event["id"]
     before = officer_api.get(f"/api/events/{eid}").json()["reviews"]
-    page, js_errors = _page(browser, site)
+    page, js_errors = open_page(browser, site)
     try:
         # A wrong password: the form shows the API's message.
         _sign_in(page, "page-viewer", "not-the-password")

@@ -13,8 +13,13 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-
-from rtsp import RtspServer, build_footage, footage_module, open_rtsp, rtsp_unavailable_reason
+from rtsp import (
+    RtspServer,
+    build_footage,
+    footage_module,
+    open_rtsp,
+    rtsp_unavailable_reason,
+)
 
 pytestmark = [
     pytest.mark.rtsp,

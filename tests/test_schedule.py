@@ -7,7 +7,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from epatrol.config import ConfigError, parse_config
-from epatrol.detectors.schedule import Schedule, parse_clock, parse_days, window, zone_schedule
+from epatrol.detectors.schedule import (
+    Schedule,
+    parse_clock,
+    parse_days,
+    window,
+    zone_schedule,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # UTC+8, no DST
 BERLIN = ZoneInfo("Europe/Berlin")  # CET/CEST

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import yaml
-
-from rtsp import free_port
+from servers import free_port, wait_listening
 
 
 def test_serve_runs_the_api_and_the_page(tmp_path: Path) -> None:
@@ -28,14 +26,8 @@ def test_serve_runs_the_api_and_the_page(tmp_path: Path) -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                health = httpx.get(f"{base}/healthz", timeout=2)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None and time.monotonic() < deadline, "epatrol serve did not come up"
-                time.sleep(0.2)
+        wait_listening(proc, port, 60, "epatrol serve", lambda: proc.stdout.read() if proc.poll() is not None else "", every_s=0.2)
+        health = httpx.get(f"{base}/healthz", timeout=30)
         assert health.json()["cameras"] == ["cam-1"]
         assert "epatrol" in httpx.get(f"{base}/").text
         assert httpx.get(f"{base}/api/events").status_code == 401

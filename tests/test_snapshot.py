@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from epatrol.evidence.hashing import sha256_file
-from epatrol.evidence.snapshot import render_snapshot, write_snapshot
+from epatrol.common.hashing import sha256_file
+from epatrol.evidence.recording.snapshot import render_snapshot, write_snapshot
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 BUS = SHARED / "media" / "bus.jpg"

@@ -20,21 +20,21 @@ import av
 import numpy as np
 import pytest
 import yaml
-
 from conftest import camera_entry, make_config
+from rtsp import footage_dir, footage_module
+
 from epatrol.config import ConfigError, StreetVending, load_config, parse_config
-from epatrol.detectors.scene_change import SceneParams, ZoneScene
 from epatrol.detectors.episodes import EpisodeEnded, EpisodeStarted
+from epatrol.detectors.scene_change import SceneParams, ZoneScene
 from epatrol.detectors.street_vending import StreetVendingJudge
 from epatrol.detectors.suppression import dismissed_from_records
 from epatrol.detectors.zone_reference import ReferenceError
 from epatrol.detectors.zones import ZoneShape
-from epatrol.evidence.db import Database
+from epatrol.migrations import open_database
 from epatrol.models.detections import Detections
 from epatrol.models.manifest import COCO80_CLASSES as COCO
 from epatrol.streams.packets import Sample
 from epatrol.supervisor import run_cameras
-from rtsp import footage_dir, footage_module
 
 DURATION_S, APPEAR_AT_S = 45.0, 8.0
 VENDING = {"dwell_s": 20, "sample_every_s": 2.0, "short_term_samples": 3, "end_after_s": 30}
@@ -61,7 +61,7 @@ def vending_patrol(tmp_path_factory, vending_clips, detector):
         for cid, r in vending_clips.items() if not r.get("reference")
     ]
     cfg = parse_config(make_config(storage, cameras, violations={"street_vending": VENDING}))
-    db = Database(cfg.database_url)
+    db = open_database(cfg.database_url)
     workers = run_cameras(cfg, detector, db, threading.Event())
     return db, {w.camera.id: w for w in workers}
 
@@ -81,7 +81,7 @@ def reference_patrol(tmp_path_factory, vending_clips, detector):
         for cid, r in clips.items()
     ]
     cfg = parse_config(make_config(storage, cameras, violations={"street_vending": VENDING}))
-    db = Database(cfg.database_url)
+    db = open_database(cfg.database_url)
     workers = run_cameras(cfg, detector, db, threading.Event())
     return db, {w.camera.id: w for w in workers}, storage
 
@@ -196,7 +196,7 @@ def test_a_reference_of_another_resolution_is_rescaled(vending_clips, tmp_path):
 def test_a_bad_reference_is_an_error_naming_the_zone_and_file(tmp_path, content, why):
     import cv2
 
-    from epatrol.pipeline import build_judges
+    from epatrol.judges import build_judges
 
     ref = tmp_path / "refs" / "empty-street.png"
     ref.parent.mkdir()

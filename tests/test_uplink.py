@@ -24,23 +24,30 @@ from pathlib import Path
 import nats
 import pytest
 import yaml
+from nats_server import NatsServer, nats_binary
 from sqlalchemy import func, select
+from waiting import wait_for
 
+from epatrol.centre.config import CentreConfig
 from epatrol.centre.ingest import CentreIngest
-from epatrol.centre.records import CentreCamera, CentreEvent, CentreEvidence, CentreInspection, request_inspection
+from epatrol.centre.records import (
+    CentreCamera,
+    CentreEvent,
+    CentreEvidence,
+    CentreInspection,
+    request_inspection,
+)
 from epatrol.centre.store import CentreStore
-from epatrol.config import CentreConfig, Uplink
-from epatrol.evidence.db import Database
-from epatrol.evidence.hashing import sha256_file
-from epatrol.evidence.paths import clip_rel_path, resolve, snapshot_rel_path
-from epatrol.evidence.review import decide
-from epatrol.evidence.schema import utcnow
-from epatrol.uplink import messages as m
+from epatrol.common import messages as m
+from epatrol.common.hashing import sha256_file
+from epatrol.common.times import utcnow
+from epatrol.config import Uplink
+from epatrol.evidence.recording.paths import clip_rel_path, resolve, snapshot_rel_path
+from epatrol.evidence.review.decisions import decide
+from epatrol.migrations import open_centre_store, open_database
 from epatrol.uplink import outbox
 from epatrol.uplink.inspect import ZoneInspector
 from epatrol.uplink.sender import UplinkSender
-from nats_server import NatsServer, nats_binary
-from waiting import wait_for
 
 pytestmark = pytest.mark.skipif(nats_binary() is None, reason="nats-server not installed (Debian package nats-server)")
 
@@ -63,7 +70,7 @@ class Box:
             shutil.copytree(src / top, self.root / top)
         with sqlite3.connect(src / "epatrol.db") as a, sqlite3.connect(self.root / "epatrol.db") as b:
             a.backup(b)  # a consistent copy of a WAL database
-        self.db = Database(f"sqlite:///{self.root / 'epatrol.db'}")
+        self.db = open_database(f"sqlite:///{self.root / 'epatrol.db'}")
         cfg = Uplink(box_id=box_id, servers=[nats_url], locations=LOCATIONS, poll_s=0.2, retry_initial_s=0.2, retry_max_s=1.0)
         self.sender = UplinkSender(cfg, self.db, self.root, inspector)
         self.real = [e.id for e in self.db.list_events()]
@@ -150,7 +157,7 @@ def nats_server(tmp_path):
 
 @pytest.fixture
 def centre_store(postgres, request):
-    store = CentreStore(postgres.create_database(f"centre_{request.node.name[:40].lower()}"))
+    store = open_centre_store(postgres.create_database(f"centre_{request.node.name[:40].lower()}"))
     yield store
     store.close()
 
@@ -409,7 +416,7 @@ def test_the_link_can_require_tls_and_a_password(patrol, tmp_path, centre_store)
     url = f"tls://box:s3cret@127.0.0.1:{server.port}"
     try:
         box = Box("box-f", patrol, tmp_path, url)
-        stranger_db = Database(f"sqlite:///{tmp_path / 'stranger.db'}")
+        stranger_db = open_database(f"sqlite:///{tmp_path / 'stranger.db'}")
         box.sender = UplinkSender(Uplink(box_id="box-f", servers=[url], tls_ca=ca, poll_s=0.2, retry_initial_s=0.2), box.db, box.root)
         stranger = UplinkSender(Uplink(box_id="box-g", servers=[f"tls://127.0.0.1:{server.port}"], tls_ca=ca,
                                        retry_initial_s=0.2, retry_max_s=0.5), stranger_db, tmp_path)
@@ -436,7 +443,7 @@ def test_a_second_database_cannot_send_under_a_box_id_already_in_use(patrol, tmp
     first = Box("box-h", patrol, tmp_path, nats_server.url)
     # Same box id, a fresh database (a second box misconfigured, or this box's database replaced).
     root = tmp_path / "fresh"
-    db = Database(f"sqlite:///{root / 'epatrol.db'}")
+    db = open_database(f"sqlite:///{root / 'epatrol.db'}")
     db.upsert_camera(CAMERA, "解放路 1", "business", "rtsp://10.0.0.7/stream")
     now = utcnow()
     eid = db.open_event(CAMERA, "wall-footway", "parked_bikes", now, now, "yolov8n_int8", "0" * 64, [], {})

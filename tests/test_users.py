@@ -11,16 +11,17 @@ import pytest
 import yaml
 from sqlalchemy import text
 
-from epatrol.evidence import users
-from epatrol.evidence.db import Database
-from epatrol.evidence.errors import Conflict, Invalid, NotFound
-from epatrol.evidence.passwords import check_password, hash_password
-from epatrol.evidence.schema import utcnow
+from epatrol.common.errors import Conflict, Invalid, NotFound
+from epatrol.common.passwords import check_password, hash_password
+from epatrol.common.times import utcnow
+from epatrol.evidence.review import users
+from epatrol.evidence.store.db import Database
+from epatrol.migrations import open_database
 
 
 @pytest.fixture
 def db(tmp_path: Path):
-    d = Database(f"sqlite:///{tmp_path / 'epatrol.db'}")
+    d = open_database(f"sqlite:///{tmp_path / 'epatrol.db'}")
     yield d
     d.close()
 
@@ -120,5 +121,5 @@ def test_cli_user_add(tmp_path: Path) -> None:
     assert weak.returncode == 1 and "8 to 1024" in weak.stderr
     no_tty = add("wang", "--role", "viewer")
     assert no_tty.returncode == 1 and "--password-stdin" in no_tty.stderr
-    with Database(f"sqlite:///{tmp_path / 'data' / 'epatrol.db'}") as db:
+    with open_database(f"sqlite:///{tmp_path / 'data' / 'epatrol.db'}") as db:
         assert users.authenticate(db, "zhang", "patrol-2024").role == "officer"

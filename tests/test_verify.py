@@ -9,10 +9,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from epatrol.evidence.db import Database
-from epatrol.evidence.hashing import sha256_bytes, sha256_file
-from epatrol.evidence.paths import check_rel_path, clip_rel_path, resolve, snapshot_rel_path
-from epatrol.evidence.verify import verify_files
+from epatrol.common.hashing import sha256_bytes, sha256_file
+from epatrol.evidence.export.verify import verify_files
+from epatrol.evidence.recording.paths import (
+    check_rel_path,
+    clip_rel_path,
+    resolve,
+    snapshot_rel_path,
+)
+from epatrol.migrations import open_database
 
 T0 = datetime(2024, 5, 1, 23, 30, 0, tzinfo=timezone.utc)
 
@@ -60,7 +65,7 @@ def test_hashing(tmp_path: Path) -> None:
 
 def test_verify_reports_changed_and_missing(tmp_path: Path) -> None:
     root = tmp_path / "storage"
-    db = Database(f"sqlite:///{tmp_path / 'e.db'}")
+    db = open_database(f"sqlite:///{tmp_path / 'e.db'}")
     db.upsert_camera("cam1", "Gate", "Site", "rtsp://x/s")
     files = {}
     for i, kind in enumerate(("clip", "snapshot", "clip", "snapshot")):

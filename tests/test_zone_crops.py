@@ -5,8 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-
 from conftest import SHARED
+
 from epatrol.detectors.crops import to_pixels, zones_crop
 from epatrol.detectors.zones import ZoneShape
 

@@ -1,8 +1,7 @@
 """The HTTP API and the review page: wires the routers, the error mapping and static files.
 
 Business rules live in epatrol.evidence; the routers only translate HTTP to those calls.
-Refusals map to statuses here: NotFound 404, Conflict 409, Invalid 422, each with a
-``detail`` message; request validation errors also carry a one-line ``detail``.
+Refusals map to statuses in epatrol.common.http (404, 409, 422, each with a ``detail``).
 """
 
 from __future__ import annotations
@@ -10,20 +9,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi import FastAPI
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from epatrol import __version__
-from epatrol.api import routes_audit, routes_auth, routes_cameras, routes_cases, routes_events, routes_system, routes_users
+from epatrol.api import (
+    routes_audit,
+    routes_auth,
+    routes_cameras,
+    routes_cases,
+    routes_events,
+    routes_system,
+    routes_users,
+)
 from epatrol.api.auth import ApiContext
+from epatrol.common.http import install_problem_handlers
+from epatrol.common.times import local_zone
 from epatrol.config import Config, ConfigError
-from epatrol.evidence.db import Database
-from epatrol.evidence.errors import Conflict, EvidenceError, Invalid, NotFound
-from epatrol.evidence.localtime import local_zone
-from epatrol.evidence.signing import SigningKeyError, load_private_key
+from epatrol.evidence.export.signing import SigningKeyError, load_private_key
+from epatrol.evidence.store.db import Database
 
 STATIC = Path(__file__).with_name("static")
 
@@ -35,25 +40,6 @@ Sign in with `POST /api/auth/login`; send the returned token as `Authorization: 
 <token>`, or rely on the HttpOnly session cookie the same call sets. Roles: viewer (read),
 officer (review, cases, export), admin (users, audit log, and all an officer may do).
 """
-
-_STATUS = {NotFound: 404, Conflict: 409, Invalid: 422}
-
-
-def _problem(status: int, detail: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"detail": detail, **extra}, status_code=status)
-
-
-def _validation_detail(errors: list[dict[str, Any]]) -> str:
-    parts = []
-    for e in errors[:5]:
-        if e.get("type") == "json_invalid":
-            parts.append(f"the body is not valid JSON ({e.get('ctx', {}).get('error', 'decode error')})")
-            continue
-        where = ".".join(str(x) for x in e.get("loc", ()))
-        parts.append(f"{where}: {e.get('msg', 'invalid')}")
-    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
-    return "; ".join(parts) + more
-
 
 def create_app(cfg: Config, db: Database | None = None, *, health: Any = None, reload: Any = None) -> FastAPI:
     """``health``: the HealthBoard of cameras running in this process, if any; ``reload``: a
@@ -70,15 +56,7 @@ def create_app(cfg: Config, db: Database | None = None, *, health: Any = None, r
     for module in (routes_auth, routes_events, routes_cases, routes_cameras, routes_users, routes_audit, routes_system):
         app.include_router(module.router)
 
-    @app.exception_handler(EvidenceError)
-    async def _refused(_request: Request, exc: EvidenceError) -> JSONResponse:
-        return _problem(next((s for t, s in _STATUS.items() if isinstance(exc, t)), 400), str(exc))
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{k: e[k] for k in ("type", "loc", "msg") if k in e} for e in exc.errors()]
-        detail = _validation_detail(list(exc.errors()))
-        return _problem(422, detail, errors=jsonable_encoder(errors))
+    install_problem_handlers(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict:

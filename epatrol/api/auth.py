@@ -7,9 +7,8 @@ token gets 401; a signed-in user whose role is too low gets 403.
 from __future__ import annotations
 
 from collections.abc import Callable
-
 from dataclasses import dataclass
-from datetime import datetime, timezone, tzinfo
+from datetime import tzinfo
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,9 +16,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
+from epatrol.common.http import client_of, utc  # noqa: F401  (the routers take them from here)
 from epatrol.config import Config
-from epatrol.evidence import users
-from epatrol.evidence.db import Database
+from epatrol.evidence.review import users
+from epatrol.evidence.store.db import Database
 
 SESSION_COOKIE = "epatrol_session"
 
@@ -87,17 +87,3 @@ Viewer = Annotated[Principal, Depends(require("viewer"))]
 Officer = Annotated[Principal, Depends(require("officer"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
 SignedIn = Annotated[Principal, Depends(signed_in)]
-
-
-def client_of(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
-def utc(value: datetime | None, what: str) -> datetime | None:
-    """An aware query time in UTC, or 422 for one that cannot be (year 1 minus an offset)."""
-    if value is None:
-        return None
-    try:
-        return value.astimezone(timezone.utc)
-    except (OverflowError, ValueError):
-        raise HTTPException(422, f"{what} is out of range") from None

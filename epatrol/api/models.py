@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from epatrol.evidence.users import USERNAME_PATTERN
+from epatrol.common.passwords import USERNAME_PATTERN
 
 MAX_ID = 2**31 - 1  # ids beyond this cannot exist; bounding them keeps SQLite from overflowing
 

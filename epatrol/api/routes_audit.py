@@ -9,8 +9,8 @@ from pydantic import AwareDatetime
 
 from epatrol.api.auth import Admin, Ctx, utc
 from epatrol.api.models import ERRORS, AuditPage
-from epatrol.evidence import audit
-from epatrol.evidence.localtime import to_local
+from epatrol.common.times import to_local
+from epatrol.evidence.review import audit
 
 router = APIRouter(prefix="/api/audit", tags=["audit"], responses=ERRORS)
 

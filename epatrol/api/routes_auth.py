@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 
 from epatrol.api.auth import SESSION_COOKIE, Ctx, SignedIn, client_of
 from epatrol.api.models import ERRORS, LoginIn, LoginOut, Me, Problem
-from epatrol.evidence import audit, users
+from epatrol.evidence.review import audit, users
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 

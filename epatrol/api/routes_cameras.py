@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Path
 
 from epatrol.api.auth import ApiContext, Ctx, Viewer
 from epatrol.api.models import ERRORS, NOT_FOUND, CameraOut
-from epatrol.evidence.search import camera_counts
+from epatrol.evidence.store.search import camera_counts
 
 router = APIRouter(prefix="/api/cameras", tags=["cameras"], responses=ERRORS)
 

@@ -13,14 +13,23 @@ from starlette.background import BackgroundTask
 
 from epatrol.api.auth import ApiContext, Ctx, Officer, Viewer, client_of
 from epatrol.api.models import (
-    CONFLICT, ERRORS, MAX_ID, NOT_FOUND, CaseEventIn, CaseIn, CaseOut, CasePage, CloseIn, NoteIn, NoteOut,
+    CONFLICT,
+    ERRORS,
+    MAX_ID,
+    NOT_FOUND,
+    CaseEventIn,
+    CaseIn,
+    CaseOut,
+    CasePage,
+    CloseIn,
+    NoteIn,
+    NoteOut,
 )
-from epatrol.evidence import audit, cases, review
-from epatrol.evidence.cases import CaseView, NoteView
-from epatrol.evidence.export import build_case_export
-from epatrol.evidence.localtime import to_local
-from epatrol.evidence.records import api_record
-from epatrol.evidence.schema import utcnow
+from epatrol.common.times import to_local, utcnow
+from epatrol.evidence.export.case_export import build_case_export
+from epatrol.evidence.review import audit, cases, decisions
+from epatrol.evidence.review.cases import CaseView, NoteView
+from epatrol.evidence.store.records import api_record
 
 router = APIRouter(prefix="/api/cases", tags=["cases"], responses=ERRORS)
 
@@ -49,10 +58,10 @@ def _summary(c: CaseView, ctx: ApiContext) -> dict:
 
 def _full(c: CaseView, ctx: ApiContext) -> dict:
     views = [v for v in (ctx.db.get_event(eid) for eid in c.event_ids) if v is not None]
-    infos = review.infos(ctx.db, [v.id for v in views])
+    infos = decisions.infos(ctx.db, [v.id for v in views])
     return {
         **_summary(c, ctx),
-        "events": [api_record(v, infos.get(v.id, review.PENDING), ctx.zone) for v in views],
+        "events": [api_record(v, infos.get(v.id, decisions.PENDING), ctx.zone) for v in views],
         "notes": [_note(n, ctx) for n in c.notes],
     }
 

@@ -9,12 +9,23 @@ from fastapi.responses import FileResponse
 from pydantic import AwareDatetime
 
 from epatrol.api.auth import Ctx, Officer, Principal, Viewer, client_of, utc
-from epatrol.api.models import CONFLICT, ERRORS, MAX_ID, NOT_FOUND, EventDetail, EventPage, Problem, ReviewIn, ReviewOut
-from epatrol.evidence import audit, chain, review
-from epatrol.evidence.db import EventView
-from epatrol.evidence.paths import resolve
-from epatrol.evidence.records import api_record, review_json
-from epatrol.evidence.search import EventFilter, search_events
+from epatrol.api.models import (
+    CONFLICT,
+    ERRORS,
+    MAX_ID,
+    NOT_FOUND,
+    EventDetail,
+    EventPage,
+    Problem,
+    ReviewIn,
+    ReviewOut,
+)
+from epatrol.evidence.recording.paths import resolve
+from epatrol.evidence.review import audit, decisions
+from epatrol.evidence.store import ledger
+from epatrol.evidence.store.db import EventView
+from epatrol.evidence.store.records import api_record, review_json
+from epatrol.evidence.store.search import EventFilter, search_events
 
 router = APIRouter(prefix="/api/events", tags=["events"], responses=ERRORS)
 
@@ -46,8 +57,8 @@ def list_events(
     """Events newest first (by violation onset), one page at a time, with the total."""
     f = EventFilter(camera, violation, site, zone, review_state, utc(since, "since"), utc(until, "until"))
     views, total = search_events(ctx.db, f, limit, offset)
-    infos = review.infos(ctx.db, [v.id for v in views])
-    items = [api_record(v, infos.get(v.id, review.PENDING), ctx.zone) for v in views]
+    infos = decisions.infos(ctx.db, [v.id for v in views])
+    items = [api_record(v, infos.get(v.id, decisions.PENDING), ctx.zone) for v in views]
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
@@ -55,12 +66,12 @@ def list_events(
 def get_event(event_id: EventId, ctx: Ctx, _: Viewer) -> dict:
     """One event with every review decision and its hash-chain entries."""
     ev = _event(ctx, event_id)
-    info = review.infos(ctx.db, [ev.id])[ev.id]
+    info = decisions.infos(ctx.db, [ev.id])[ev.id]
     with ctx.db.read_session() as s:
-        ledger = chain.event_history(s, [ev.id]).get(ev.id, [])
+        entries = ledger.event_history(s, [ev.id]).get(ev.id, [])
     record = api_record(ev, info, ctx.zone)
-    record["reviews"] = [review_json(r, ctx.zone) for r in review.history(ctx.db, ev.id)]
-    record["ledger"] = ledger
+    record["reviews"] = [review_json(r, ctx.zone) for r in decisions.history(ctx.db, ev.id)]
+    record["ledger"] = entries
     return record
 
 
@@ -118,7 +129,7 @@ def snapshot(event_id: EventId, request: Request, ctx: Ctx, who: Viewer, downloa
 def decide(event_id: EventId, body: ReviewIn, request: Request, ctx: Ctx, who: Officer) -> dict:
     """Confirm or dismiss (a reason is required) an event, with an optional note. Stored
     with who and when; a later decision supersedes, the history stays."""
-    r = review.decide(ctx.db, event_id, body.decision, who.username, reason=body.reason, note=body.note)
+    r = decisions.decide(ctx.db, event_id, body.decision, who.username, reason=body.reason, note=body.note)
     audit.record(
         ctx.db, "review.decide", who.username, target=f"event:{event_id}",
         detail={"decision": r.decision, "review_id": r.id}, client=client_of(request),

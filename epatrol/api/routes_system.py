@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Request
 
 from epatrol.api.auth import Admin, Ctx, client_of
 from epatrol.api.models import ERRORS
-from epatrol.evidence import audit
+from epatrol.evidence.review import audit
 
 router = APIRouter(prefix="/api/system", tags=["system"], responses=ERRORS)
 

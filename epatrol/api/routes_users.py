@@ -8,8 +8,8 @@ from fastapi import APIRouter, Path, Request
 
 from epatrol.api.auth import Admin, Ctx, client_of
 from epatrol.api.models import CONFLICT, ERRORS, NOT_FOUND, UserIn, UserOut, UserPatch
-from epatrol.evidence import audit, users
-from epatrol.evidence.users import UserView
+from epatrol.evidence.review import audit, users
+from epatrol.evidence.review.users import UserView
 
 router = APIRouter(prefix="/api/users", tags=["users"], responses=ERRORS)
 

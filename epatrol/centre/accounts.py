@@ -2,7 +2,7 @@
 (bound to a department: sees and handles that department's dispatched cases), street_chief
 (街长, bound to a street: sees that street's cases and statistics), admin (users, audit trail).
 
-Passwords use the edge's scrypt hashing (epatrol.evidence.passwords) and the edge's username and
+Passwords use the edge's scrypt hashing (epatrol.common.passwords) and the edge's username and
 password rules; tokens are random and stored only as their SHA-256, as on the edge.
 """
 
@@ -14,14 +14,29 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, delete, select, update
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    delete,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from epatrol.centre.base import CentreBase
-from epatrol.evidence.errors import Conflict, Invalid, NotFound
-from epatrol.evidence.passwords import check_password, dummy_hash, hash_password
-from epatrol.evidence.schema import UTCDateTime
-from epatrol.evidence.users import MAX_TOKEN_CHARS, MIN_PASSWORD_CHARS, USERNAME_PATTERN
+from epatrol.common.errors import Conflict, Invalid, NotFound
+from epatrol.common.passwords import (
+    MAX_TOKEN_CHARS,
+    MIN_PASSWORD_CHARS,
+    USERNAME_PATTERN,
+    check_password,
+    dummy_hash,
+    hash_password,
+)
+from epatrol.common.times import UTCDateTime
 
 CENTRE_ROLES = ("dispatcher", "handler", "street_chief", "admin")
 

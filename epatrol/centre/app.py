@@ -15,20 +15,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from epatrol import __version__
-from epatrol.api.app import _STATUS, _problem, _validation_detail
-from epatrol.centre import routes_admin, routes_auth, routes_cases, routes_stats, workflow
+from epatrol.centre import (
+    routes_admin,
+    routes_auth,
+    routes_cases,
+    routes_stats,
+    workflow,
+)
 from epatrol.centre.auth import CentreContext
+from epatrol.centre.config import CentreConfig
 from epatrol.centre.store import CentreStore
-from epatrol.config import CentreConfig
-from epatrol.evidence.errors import EvidenceError
-from epatrol.evidence.localtime import local_zone
-from epatrol.evidence.schema import utcnow
+from epatrol.common.http import install_problem_handlers
+from epatrol.common.times import local_zone, utcnow
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")
@@ -95,13 +97,7 @@ def create_centre_app(cfg: CentreConfig, store: CentreStore | None = None, *,
     for module in (routes_auth, routes_cases, routes_stats, routes_admin):
         app.include_router(module.router)
 
-    @app.exception_handler(EvidenceError)
-    async def _refused(_request: Request, exc: EvidenceError) -> JSONResponse:
-        return _problem(next((s for t, s in _STATUS.items() if isinstance(exc, t)), 400), str(exc))
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _problem(422, _validation_detail(list(exc.errors())))
+    install_problem_handlers(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The centre's audit trail: every step of every case (who, when, what), hash-chained.
 
-Entries are hashed with the edge ledger's rule (epatrol.evidence.chain.entry_hash), the actor
+Entries are hashed with the edge ledger's rule (epatrol.common.chain.entry_hash), the actor
 and detail forming the payload, so one tool checks both. Appends lock the head row, as on the
 edge, so concurrent writers cannot fork the chain.
 """
@@ -15,8 +15,8 @@ from sqlalchemy import Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from epatrol.centre.base import CentreBase
-from epatrol.evidence.chain import GENESIS, canonical, entry_hash
-from epatrol.evidence.schema import UTCDateTime
+from epatrol.common.chain import GENESIS, canonical, entry_hash
+from epatrol.common.times import UTCDateTime
 
 SYSTEM = "system"  # the actor of the periodic tick (filing, reminders, escalation, auto-close)
 HEAD_ID = 1

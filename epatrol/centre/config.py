@@ -1,18 +1,22 @@
-"""The centre's workflow settings (the `workflow:` section of centre.yaml): departments, who
-answers for each violation, deadlines, reminders, escalation, recurrence and time zone.
+"""The centre's settings: centre.yaml for `epatrol centre` (CentreConfig, load_centre_config):
+its database, the NATS link to the boxes, and the workflow section: departments, who answers
+for each violation, deadlines, reminders, escalation, recurrence and time zone.
 
-Defaults follow the district plan's lead units. A violation given in the file is merged over
-its default, so `parked_bikes: {deadline_s: 3600}` keeps the departments. Unknown keys are
-refused and every error names its field path (the loader formats pydantic's ``loc``).
+Workflow defaults follow the district plan's lead units. A violation given in the file is merged
+over its default, so `parked_bikes: {deadline_s: 3600}` keeps the departments. Unknown keys are
+refused and every error names the file and its field path (epatrol/common/yaml_file.py).
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from epatrol.common.yaml_file import read_yaml, relative_to, validate
 
 CODE = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
@@ -115,3 +119,31 @@ class CentreWorkflow(_Section):
             except (ZoneInfoNotFoundError, ValueError):
                 raise ValueError(f"timezone: unknown IANA time zone {self.timezone!r}") from None
         return self
+
+
+class CentreNats(_Section):
+    servers: list[str] = Field(default_factory=lambda: ["nats://127.0.0.1:4222"], min_length=1)
+    durable: str = Field("centre-ingest", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="JetStream consumer name of the ingest.")
+    batch: int = Field(64, ge=1, le=1024, description="Messages fetched at once.")
+    ack_wait_s: float = Field(30.0, ge=1, le=3600, description="A message not acknowledged this long (the centre died mid-way) is delivered again.")
+    tls_ca: Path | None = Field(None, description="CA certificate (PEM) of the NATS server's certificate, for tls:// servers; relative to the config file.")
+
+
+class CentreConfig(_Section):
+    """centre.yaml: the command centre (`epatrol centre`)."""
+
+    database_url: str = Field(min_length=1, description="SQLAlchemy URL of the centre's database (PostgreSQL in production).")
+    nats: CentreNats = Field(default_factory=CentreNats)
+    workflow: CentreWorkflow = Field(default_factory=CentreWorkflow, description="The closed loop: departments, deadlines, escalation.")
+    evidence_dir: Path | None = Field(None, description="Also keep a copy of every verified clip and snapshot here, named by its object key.")
+
+
+def load_centre_config(path: Path | str) -> CentreConfig:
+    """centre.yaml for `epatrol centre`; errors (ConfigError) name the file and each bad field."""
+    path = Path(path)
+    cfg = validate(CentreConfig, read_yaml(path), str(path))
+    rel = relative_to(path.resolve().parent)  # paths in the file are relative to the file
+    return cfg.model_copy(update={
+        "evidence_dir": rel(cfg.evidence_dir),
+        "nats": cfg.nats.model_copy(update={"tls_ca": rel(cfg.nats.tls_ca)}),
+    })

@@ -32,11 +32,11 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from epatrol.centre import records
+from epatrol.centre.config import CentreConfig
 from epatrol.centre.store import CentreStore
-from epatrol.config import CentreConfig
-from epatrol.evidence.schema import utcnow
-from epatrol.uplink import messages as m
-from epatrol.uplink.streams import connect, ensure_streams
+from epatrol.common import messages as m
+from epatrol.common.nats import connect, ensure_streams
+from epatrol.common.times import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class Checked:
 class CentreIngest:
     def __init__(self, cfg: CentreConfig, store: CentreStore | None = None) -> None:
         self.cfg = cfg
-        self.store = store or CentreStore(cfg.database_url)  # migrated to head on open
+        self.store = store or CentreStore(cfg.database_url)  # `epatrol centre` migrated it
         self.stats: Counter[str] = Counter()
         self.ready = threading.Event()  # consumer bound (tests wait on it)
         self._stop = threading.Event()

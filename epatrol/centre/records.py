@@ -7,7 +7,7 @@ message only when its ``seq`` is newer than the one stored, so a redelivered, du
 reordered message changes nothing. Keys: ``(box_id, edge_event_id)`` for events,
 ``(event_id, kind, sha256)`` for files, ``request_id`` for inspections.
 
-The message format is defined in epatrol/uplink/messages.py; times there are ISO 8601 UTC.
+The message format is defined in epatrol/common/messages.py; times there are ISO 8601 UTC.
 """
 
 from __future__ import annotations
@@ -16,12 +16,22 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from epatrol.centre.base import CentreBase
-from epatrol.evidence.schema import UTCDateTime, utcnow
-from epatrol.uplink import messages as m
+from epatrol.common import messages as m
+from epatrol.common.times import UTCDateTime, utcnow
 
 EVIDENCE_STATES = ("pending", "verified", "corrupt", "missing")
 INSPECTION_STATES = ("requested", "sent", "clean", "violating", "unavailable")

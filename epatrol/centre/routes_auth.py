@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
-from epatrol.api.auth import client_of
 from epatrol.centre import accounts, audit
 from epatrol.centre.auth import SESSION_COOKIE, Ctx, SignedIn
+from epatrol.common.http import client_of
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from epatrol.centre import views, workflow
 from epatrol.centre.auth import Anyone, Ctx, Dispatcher, Handler
 from epatrol.centre.cases import CASE_STATES, CaseHandling, CentrePhoto
-from epatrol.evidence.errors import NotFound
+from epatrol.common.errors import NotFound
 
 router = APIRouter(prefix="/api", tags=["cases"])
 

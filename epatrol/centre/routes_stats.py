@@ -10,9 +10,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from epatrol.api.auth import utc
 from epatrol.centre import audit, stats
 from epatrol.centre.auth import Assessor, Ctx
+from epatrol.common.http import utc
 
 router = APIRouter(prefix="/api", tags=["statistics"])
 By = Annotated[str, Query(pattern="^(" + "|".join(stats.GROUPINGS) + ")$")]

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 from epatrol.centre.accounts import Person
 from epatrol.centre.cases import CentreCase
 from epatrol.centre.views import scoped
-from epatrol.evidence.errors import Invalid
+from epatrol.common.errors import Invalid
 
 GROUPINGS = ("street", "grid", "department", "violation")
 UNASSIGNED = "(none)"  # a camera without a street/grid, or a case not yet dispatched

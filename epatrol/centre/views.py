@@ -17,8 +17,8 @@ from epatrol.centre.audit import CentreAuditEntry
 from epatrol.centre.cases import CaseDepartment, CentreCase
 from epatrol.centre.config import CentreWorkflow
 from epatrol.centre.records import CentreEvent, CentreInspection
-from epatrol.evidence.errors import NotFound
-from epatrol.evidence.localtime import to_local
+from epatrol.common.errors import NotFound
+from epatrol.common.times import to_local
 
 
 def scoped(stmt: Select, who: Person) -> Select:

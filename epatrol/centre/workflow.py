@@ -24,11 +24,16 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from epatrol.centre import audit, records
 from epatrol.centre.accounts import Person
-from epatrol.centre.cases import PHOTO_TYPES, CaseDepartment, CaseHandling, CentreCase, CentrePhoto
+from epatrol.centre.cases import (
+    PHOTO_TYPES,
+    CaseDepartment,
+    CaseHandling,
+    CentreCase,
+    CentrePhoto,
+)
 from epatrol.centre.config import CentreWorkflow
 from epatrol.centre.records import CentreEvent, CentreInspection
-from epatrol.evidence.errors import Conflict, Invalid, NotFound
-
+from epatrol.common.errors import Conflict, Invalid, NotFound
 
 _TICK_LOCK = 0x65706174 + 1  # a PostgreSQL advisory lock key of its own (migrations use the one before)
 

@@ -3,7 +3,8 @@
 Rules depend on the place and the hour: vending beside a school matters during school hours,
 a market street is allowed its evening market. A Schedule is a set of weekly windows in one
 time zone; `active(utc)` answers for an instant. Pure logic: every function takes the time it
-needs (no clock is read here), so tests pass any datetime.
+needs (no clock is read here), so tests pass any datetime. The HH:MM and day-name parsing
+(parse_clock, parse_days) is the configuration's: epatrol/config/schedules.py.
 
 Windows follow the wall clock of their zone (zoneinfo), so daylight saving time is handled the
 way people read clocks: 07:00-08:00 is 07:00-08:00 local on both sides of a change; on the day
@@ -17,47 +18,13 @@ if it has one, else its camera's site default for that violation (`sites:`), els
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # datetime.weekday() order
-DAY_MINUTES = 24 * 60
-_CLOCK = re.compile(r"^(\d{2}):(\d{2})$")
-
-
-def parse_clock(text: str, *, allow_24: bool = False) -> int:
-    """'07:30' -> minutes after midnight. '24:00' only where it may end a window."""
-    m = _CLOCK.match(text.strip()) if isinstance(text, str) else None
-    if m is None:
-        raise ValueError(f"expected a time as HH:MM (e.g. 07:30), got {text!r}")
-    hours, minutes = int(m[1]), int(m[2])
-    if allow_24 and (hours, minutes) == (24, 0):
-        return DAY_MINUTES
-    if hours > 23 or minutes > 59:
-        limit = "00:00-24:00" if allow_24 else "00:00-23:59"
-        raise ValueError(f"{text!r} is not a time of day ({limit})")
-    return hours * 60 + minutes
-
-
-def parse_days(items: Iterable[str]) -> frozenset[int]:
-    """['mon-fri', 'sun'] -> {0, 1, 2, 3, 4, 6}. A range may wrap ('fri-mon')."""
-    days: set[int] = set()
-    for item in items:
-        text = str(item).strip().lower()
-        first, _, last = text.partition("-")
-        try:
-            a = WEEKDAYS.index(first)
-            b = WEEKDAYS.index(last) if last else a
-        except ValueError:
-            raise ValueError(f"unknown day {item!r}: use {', '.join(WEEKDAYS)} or a range such as mon-fri") from None
-        days.update((a + i) % 7 for i in range((b - a) % 7 + 1))
-    if not days:
-        raise ValueError("a window needs at least one day")
-    return frozenset(days)
+from epatrol.config.schedules import DAY_MINUTES, parse_clock, parse_days
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,11 @@ from epatrol.detectors.episodes import Episode, EpisodeEnded, EpisodeEvent, Epis
 from epatrol.detectors.scene_change import Region, SceneParams, ZoneScene
 from epatrol.detectors.suppression import Suppressed, Suppressions
 from epatrol.detectors.tracking import StillTracker, Track
-from epatrol.detectors.zone_reference import BackgroundStore, fit_reference, load_reference
+from epatrol.detectors.zone_reference import (
+    BackgroundStore,
+    fit_reference,
+    load_reference,
+)
 from epatrol.detectors.zones import ZoneShape, bottom_centres
 from epatrol.models.detections import Detections
 from epatrol.streams.packets import Sample

@@ -6,7 +6,7 @@ for the objects that would make its zone violate, which overlap a dismissed box 
 `iou_threshold` (the violation's `suppress_iou`, default 0.5): those do not count, and the
 episode's details say so; any other object in the zone still does.
 
-The worker loads the dismissed events from the database (evidence/review.py) at start and
+The worker loads the dismissed events from the database (evidence/review/decisions.py) at start and
 whenever a new review decision appears, and hands them to each judge's Suppressions; this module
 never touches the database. Boxes are in the pixels of the frame the event was recorded on."""
 

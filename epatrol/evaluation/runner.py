@@ -88,9 +88,9 @@ def eval_config(gt: GroundTruth, storage: Path, models_dir: Path | None) -> Conf
 
 def run_eval(gt: GroundTruth, storage: Path, models_dir: Path | None = None) -> EvalRun:
     """Run every clip (all at once, as cameras of one patrol) and collect its alerts in media seconds."""
-    from epatrol.evidence.db import Database
+    from epatrol.judges import required_models
+    from epatrol.migrations import open_database
     from epatrol.models.detector import load_detectors
-    from epatrol.pipeline import required_models
     from epatrol.supervisor import Supervisor
 
     storage.mkdir(parents=True, exist_ok=True)
@@ -98,7 +98,7 @@ def run_eval(gt: GroundTruth, storage: Path, models_dir: Path | None = None) -> 
     skipped = _unrunnable(cfg)
     cfg = cfg.model_copy(update={"cameras": [c.model_copy(update={"enabled": c.id not in skipped}) for c in cfg.cameras]})
     detectors = load_detectors(required_models(cfg), cfg.models)
-    db = Database(cfg.database_url)
+    db = open_database(cfg.database_url)
     clock = _MediaClock()
     t0, c0 = time.monotonic(), time.process_time()
     sup = Supervisor(cfg, detectors, db, stop=threading.Event(), health=clock)
@@ -124,7 +124,7 @@ def run_eval(gt: GroundTruth, storage: Path, models_dir: Path | None = None) -> 
 def _unrunnable(cfg: Config) -> dict[str, str]:
     """Cameras whose violation no judge implements, or whose judge cannot start (e.g. a model or
     trained parameters missing): camera id -> why. They are reported, never silently dropped."""
-    from epatrol.pipeline import build_judges
+    from epatrol.judges import build_judges
 
     why = {}
     for camera in cfg.cameras:

@@ -1,3 +1,4 @@
-"""Clip and snapshot writing, hashing, the database and verification.
+"""Evidence: recording (clips, snapshots, retention), the store (database, ledger), review rules
+(decisions, cases, users, audit) and export (case packages, verification).
 
 Records what the detectors decided; never decides what a violation is."""

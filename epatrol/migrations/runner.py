@@ -21,7 +21,8 @@ from alembic.util import CommandError
 from sqlalchemy import MetaData, create_engine, inspect, text
 from sqlalchemy.engine import Connection, Engine
 
-from epatrol.migrations.trees import CENTRE, EDGE, SchemaMismatch, Tree
+from epatrol.common.errors import SchemaMismatch
+from epatrol.migrations.trees import CENTRE, EDGE, Tree
 
 log = logging.getLogger(__name__)
 _PG_LOCK_KEY = 0x65706174  # "epat": any constant shared by every epatrol process

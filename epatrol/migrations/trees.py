@@ -10,17 +10,16 @@ from typing import Callable
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Inspector
 
+from epatrol.centre.base import CENTRE_SCHEMA_REVISION, CENTRE_VERSION_TABLE
+from epatrol.common.errors import SchemaMismatch
+from epatrol.evidence.store.schema import EDGE_SCHEMA_REVISION, EDGE_VERSION_TABLE
+
 HERE = Path(__file__).parent
 
 
-class SchemaMismatch(Exception):
-    """The database was made by another version of epatrol; the message names what differs."""
-
-
 def edge_metadata() -> MetaData:
-    from epatrol.evidence.schema import Base
-
     import epatrol.uplink.outbox  # noqa: F401  (registers uplink_outbox and uplink_cursor on Base)
+    from epatrol.evidence.store.schema import Base
 
     return Base.metadata
 
@@ -108,7 +107,9 @@ class Tree:
     recognise: Callable[[Inspector, str], str]
     # Separate version tables: one SQLite file may hold a box's tables and its own centre's.
     version_table: str
+    # The revision the code's tables are, which the stores require (a test checks it is the head).
+    code_revision: str
 
 
-EDGE = Tree("edge", HERE / "edge", edge_metadata, recognise_edge, "alembic_version")
-CENTRE = Tree("centre", HERE / "centre", centre_metadata, recognise_centre, "alembic_version_centre")
+EDGE = Tree("edge", HERE / "edge", edge_metadata, recognise_edge, EDGE_VERSION_TABLE, EDGE_SCHEMA_REVISION)
+CENTRE = Tree("centre", HERE / "centre", centre_metadata, recognise_centre, CENTRE_VERSION_TABLE, CENTRE_SCHEMA_REVISION)

@@ -4,7 +4,14 @@ Knows nothing about cameras or zones."""
 
 from .detections import Detections
 from .detector import ObjectDetector, load_detector
-from .manifest import MODELS, ModelError, ModelSpec, get_spec, resolve_models_dir, verify_model_file
+from .manifest import (
+    MODELS,
+    ModelError,
+    ModelSpec,
+    get_spec,
+    resolve_models_dir,
+    verify_model_file,
+)
 from .session import create_session, session_provider
 
 __all__ = [

@@ -12,7 +12,13 @@ import numpy as np
 
 from . import derive, fastestdet, selection, yolo
 from .detections import Detections
-from .manifest import ModelError, ModelSpec, get_spec, resolve_models_dir, verify_model_file
+from .manifest import (
+    ModelError,
+    ModelSpec,
+    get_spec,
+    resolve_models_dir,
+    verify_model_file,
+)
 from .reference_frames import load_reference_frames
 from .runners import Runner, open_runner
 from .session import Device

@@ -26,8 +26,15 @@ import numpy as np
 
 from . import derive
 from .detections import Detections
-from .manifest import ModelSpec
-from .runners import ONNXRUNTIME, OPENVINO, Candidate, Runner, open_runner, openvino_cpu_precisions
+from .manifest import ModelError, ModelSpec
+from .runners import (
+    ONNXRUNTIME,
+    OPENVINO,
+    Candidate,
+    Runner,
+    open_runner,
+    openvino_cpu_precisions,
+)
 
 log = logging.getLogger(__name__)
 

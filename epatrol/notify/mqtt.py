@@ -18,9 +18,9 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
+from epatrol.config.notify import MqttTarget, NotifyConfig
 from epatrol.notify.base import Sender, log
 from epatrol.notify.message import Message, topic_part
-from epatrol.notify.settings import MqttTarget, NotifyConfig
 
 
 class MqttSender(Sender):

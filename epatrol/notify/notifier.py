@@ -17,9 +17,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from epatrol.config.notify import NotifyConfig
 from epatrol.notify.base import RateLimitedLog, Sender, log
 from epatrol.notify.message import KINDS, MessageIds, build_message
-from epatrol.notify.settings import NotifyConfig
 
 
 class Notifier:
@@ -27,7 +27,9 @@ class Notifier:
         self.cfg = cfg
         self.senders: list[Sender] = []
         if cfg.mqtt is not None:
-            from epatrol.notify.mqtt import MqttSender  # paho only when MQTT is configured
+            from epatrol.notify.mqtt import (
+                MqttSender,  # paho only when MQTT is configured
+            )
 
             self.senders.append(MqttSender(cfg.mqtt, cfg))
         if cfg.webhooks:

@@ -23,7 +23,7 @@ def _iso(v: Any) -> Any:
 
 
 def event_payload(event: Any, **extra: Any) -> dict[str, Any]:
-    """From an EventView (epatrol.evidence.db) or anything with its attributes:
+    """From an EventView (epatrol.evidence.store.db) or anything with its attributes:
     {"event_id", "camera", "camera_name", "site", "zone", "violation", "started_at", "alerted_at",
     "ended_at", "end_reason", "clip_state", "clip", ..., "detections": count, **extra}."""
     out: dict[str, Any] = {"event_id": event.id, "camera": event.camera_id}

@@ -15,9 +15,9 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
 
+from epatrol.config.notify import NotifyConfig, WebhookTarget
 from epatrol.notify.base import Sender, log
 from epatrol.notify.message import Message
-from epatrol.notify.settings import NotifyConfig, WebhookTarget
 
 USER_AGENT = "epatrol-notify/1"
 RETRY_STATUS = {408, 429}

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta, timezone
 from epatrol.streams.packets import EncodedPacket, Sample, StreamInfo
 from epatrol.streams.ring import PacketRing
 from epatrol.streams.sampler import FrameSampler
-from epatrol.timing import StageTimes
 from epatrol.streams.source import CameraConnection, SourceError, SourceOptions
+from epatrol.timing import StageTimes
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,13 @@ from typing import Any
 import cv2
 import numpy as np
 
-from epatrol.detectors.bin_classifier import BinEmbedder, BinParameters
-from epatrol.detectors.bin_training import as_camera_sees_it, cross_validated_fit, read_dataset, split
+from epatrol.detectors.bins.bin_classifier import BinEmbedder, BinParameters
+from epatrol.training.bin_training import (
+    as_camera_sees_it,
+    cross_validated_fit,
+    read_dataset,
+    split,
+)
 from epatrol.training.bins_light import lit
 from epatrol.training.bins_presence_data import negative_crops
 

@@ -27,11 +27,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from epatrol.detectors import bin_embedding_runtime as rt
-from epatrol.detectors.bin_classifier import DEFAULT_PATH, EMBEDDING_LAYERS, EMBEDDING_MODEL, PRESENCE_PATH, BinParameters
-from epatrol.detectors.bin_training import metrics, read_dataset, split
+from epatrol.detectors.bins import bin_embedding_runtime as rt
+from epatrol.detectors.bins.bin_classifier import (
+    DEFAULT_PATH,
+    EMBEDDING_LAYERS,
+    EMBEDDING_MODEL,
+    PRESENCE_PATH,
+    BinParameters,
+)
 from epatrol.models import derive, yolo
 from epatrol.models.manifest import get_spec, verify_model_file
+from epatrol.training.bin_training import metrics, read_dataset, split
 from epatrol.training.bins_presence_data import negative_crops
 from epatrol.training.bins_presence_fit import rates
 

@@ -30,8 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from epatrol.detectors.bin_training import fit_logistic, standardiser  # the same weighted L2 logistic regression
-from epatrol.detectors.fire_features import FEATURES
+from epatrol.detectors.fire.fire_features import FEATURES
+from epatrol.training.bin_training import (  # the same weighted L2 logistic regression
+    fit_logistic,
+    standardiser,
+)
 from epatrol.training.fire_data import STEP_S, build_scenes
 from epatrol.training.fire_replay import KINDS, Rows, detect_all, replay
 from epatrol.training.fire_report import write_report
@@ -42,7 +45,7 @@ CONFIDENCE = 0.3
 L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 FOLDS = 5
 MARGIN = 0.25  # threshold: the highest negative score plus this much log-odds
-COMMAND = "epatrol fit-fire --shared ../shared --out epatrol/detectors/data/fire_decision.json --report docs/reports"
+COMMAND = "epatrol fit-fire --shared ../shared --out epatrol/detectors/fire/data/fire_decision.json --report docs/reports"
 
 
 def predict(x: np.ndarray, model: dict[str, Any]) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 The model's boxes are cached per distinct frame (a JSON file keyed by the scenes' frame keys and the
 model file's SHA-256), because the model is the slow part (~70 ms a frame on 2 cores) and refitting
-the decision should not need it again. The replay uses epatrol.detectors.fire_features, exactly the
+the decision should not need it again. The replay uses epatrol.detectors.fire.fire_features, exactly the
 code the judge runs, so a row here is what the judge would score at that sample.
 """
 
@@ -16,7 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from epatrol.detectors.fire_features import FEATURES, RegionTracker, feature_vector, region_features
+from epatrol.detectors.fire.fire_features import (
+    FEATURES,
+    RegionTracker,
+    feature_vector,
+    region_features,
+)
 from epatrol.models.manifest import FIRE_SMOKE_CLASSES
 from epatrol.training.fire_data import STEP_S, Scene
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from epatrol.detectors.fire_features import FEATURES
+from epatrol.detectors.fire.fire_features import FEATURES
 from epatrol.training.fire_data import STEP_S, Scene
 from epatrol.training.fire_replay import Rows
 

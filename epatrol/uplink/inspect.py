@@ -1,9 +1,9 @@
 """Re-inspection (回头看) on the box: is the zone a centre case was about clean now?
 
-Read-only: it looks at the running camera worker's judge for that violation (its episode for
-the zone is open while the violation goes on; it closes only after the judge's ``end_after_s``
-without it, so "clean" means the patrol has seen the zone clean for that long) and at the
-worker's latest judged sample, which becomes the answer's snapshot.
+Read-only: it asks the running camera worker for the zone as last judged (``zone_view``, a copy
+taken under the worker's lock): the judge's episode for the zone is open while the violation goes
+on and closes only after the judge's ``end_after_s`` without it, so "clean" means the patrol has
+seen the zone clean for that long; the latest judged sample becomes the answer's snapshot.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from typing import Protocol
 
 import cv2
 
-from epatrol.evidence.schema import utcnow
-from epatrol.evidence.snapshot import render_snapshot
-from epatrol.uplink.messages import ReinspectRequest
+from epatrol.common.messages import ReinspectRequest
+from epatrol.common.times import utcnow
+from epatrol.evidence.recording.snapshot import render_snapshot
+from epatrol.pipeline import CameraWorker
 from epatrol.uplink.sender import InspectionResult
 
 JPEG_QUALITY = 90
@@ -23,7 +24,7 @@ STALE_AFTER = timedelta(seconds=120)  # a newest sample older than this: the cam
 
 
 class Workers(Protocol):
-    def worker(self, camera_id: str): ...
+    def worker(self, camera_id: str) -> CameraWorker | None: ...
 
 
 class ZoneInspector:
@@ -34,24 +35,18 @@ class ZoneInspector:
         worker = self.workers.worker(req.camera)
         if worker is None:
             return _unavailable(f"camera {req.camera} is not running on this box")
-        judge = next((j for j in worker.judges if j.violation == req.violation), None)
-        if judge is None:
-            return _unavailable(f"camera {req.camera} does not judge {req.violation}")
-        episode = judge.episodes.get(req.zone)
-        if episode is None:
-            return _unavailable(f"camera {req.camera} has no zone {req.zone!r} for {req.violation}")
-        sample = getattr(worker, "last_sample", None)
-        if sample is None:
-            return _unavailable(f"camera {req.camera} has not judged a sample yet")
+        view = worker.zone_view(req.violation, req.zone)
+        if isinstance(view, str):
+            return _unavailable(view)
+        sample = view.sample
         age = utcnow() - sample.utc
         if age > self.stale_after:
             return _unavailable(f"camera {req.camera}'s newest sample is {age.total_seconds():.0f} s old")
-        violating = episode.is_open
-        zones = [(z.name, z.polygon) for z in worker.camera.zones if z.name == req.zone]
-        image = render_snapshot(sample.frame, [], zones, caption=f"{req.zone} {'violating' if violating else 'clean'} {sample.utc:%Y-%m-%d %H:%M:%S}Z")
+        state = "violating" if view.violating else "clean"
+        image = render_snapshot(sample.frame, [], [(req.zone, view.polygon)], caption=f"{req.zone} {state} {sample.utc:%Y-%m-%d %H:%M:%S}Z")
         ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-        details = {"episode_open": violating, "last_seen": episode.last_seen.isoformat() if episode.last_seen else None}
-        return InspectionResult("violating" if violating else "clean", sample.utc, jpeg.tobytes() if ok else None, details)
+        details = {"episode_open": view.violating, "last_seen": view.last_seen.isoformat() if view.last_seen else None}
+        return InspectionResult(state, sample.utc, jpeg.tobytes() if ok else None, details)
 
 
 def _unavailable(reason: str) -> InspectionResult:

@@ -18,13 +18,32 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Index, Integer, String, Text, delete, select, update
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Index,
+    Integer,
+    String,
+    Text,
+    delete,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from epatrol.evidence.db import Database
-from epatrol.evidence.review import latest_decision
-from epatrol.evidence.schema import Base, Camera, Event, EvidenceFile, LedgerEntry, LedgerHead, UTCDateTime, utcnow
-from epatrol.uplink import messages as m
+from epatrol.common import messages as m
+from epatrol.evidence.review.decisions import latest_decision
+from epatrol.evidence.store.db import Database
+from epatrol.evidence.store.schema import (
+    Base,
+    Camera,
+    Event,
+    EvidenceFile,
+    LedgerEntry,
+    LedgerHead,
+    UTCDateTime,
+    utcnow,
+)
 
 BATCH = 500  # ledger entries turned into rows per transaction (keeps the write lock short)
 REVIEW_STATE = {None: "pending", "confirm": "confirmed", "dismiss": "dismissed"}

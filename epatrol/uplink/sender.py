@@ -26,13 +26,13 @@ from nats.js.api import AckPolicy, ConsumerConfig, ObjectMeta
 from nats.js.errors import ObjectNotFoundError
 from nats.js.object_store import ObjectStore
 
+from epatrol.common import messages as m
+from epatrol.common.hashing import sha256_bytes
+from epatrol.common.nats import BoxIdTaken, claim_box_id, connect, ensure_streams
 from epatrol.config import Uplink
-from epatrol.evidence.db import Database
-from epatrol.evidence.hashing import sha256_bytes
-from epatrol.evidence.paths import publish, resolve
-from epatrol.uplink import messages as m
+from epatrol.evidence.recording.paths import publish, resolve
+from epatrol.evidence.store.db import Database
 from epatrol.uplink import outbox
-from epatrol.uplink.streams import BoxIdTaken, claim_box_id, connect, ensure_streams
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from epatrol.config import Config
-from epatrol.evidence.db import Database
+from epatrol.evidence.store.db import Database
 from epatrol.uplink.inspect import Workers, ZoneInspector
 from epatrol.uplink.sender import UplinkSender
 

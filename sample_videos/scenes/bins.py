@@ -18,7 +18,7 @@ night        night under an orange street lamp (25% light, a pool of light over 
 
 Positives hold a DIRTY photo (truth: the whole clip), hard negatives a CLEAN one (truth: none),
 each light in turn. Only photos of the classifier's held-out split are used
-(epatrol.detectors.bin_training.held_out_photos), never the ones it was trained on; which
+(epatrol.training.bin_training.held_out_photos), never the ones it was trained on; which
 ones is decided by the hash of the file name, not by how the classifier scores them.
 
 Night scenes: `night_positives` more dirty photos, alternately at ``night`` and under
@@ -74,7 +74,7 @@ DATASET = Path("datasets") / "bins-clean-dirty"
 
 def pick_photos(shared_dir: Path | str, positives: int, negatives: int) -> tuple[list[Path], list[Path]]:
     """Held-out dirty and clean photos, in an order fixed by the hash of their names."""
-    from epatrol.detectors.bin_training import held_out_photos
+    from epatrol.training.bin_training import held_out_photos
 
     held = held_out_photos(Path(shared_dir) / DATASET)
     order = sorted(held, key=lambda p: hashlib.sha256(p.path.name.encode()).hexdigest())

@@ -58,7 +58,15 @@ import av
 import cv2
 import numpy as np
 
-from sample_videos.build import DEFAULT_SHARED, FPS, MissingMediaError, _noisy, encode_h264, media_file, ping_pong_indices
+from sample_videos.build import (
+    DEFAULT_SHARED,
+    FPS,
+    MissingMediaError,
+    _noisy,
+    encode_h264,
+    media_file,
+    ping_pong_indices,
+)
 
 WIDTH, HEIGHT = 640, 480
 NOISE_SIGMA = 2.0

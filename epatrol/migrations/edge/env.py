@@ -1,4 +1,4 @@
-"""Alembic environment of the edge database (epatrol.evidence.schema.Base).
+"""Alembic environment of the edge database (epatrol.evidence.store.schema.Base).
 
 Run from code (epatrol.migrations.runner) on a connection it passes in; no alembic.ini."""
 

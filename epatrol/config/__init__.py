@@ -1,0 +1,81 @@
+"""The box's configuration (config.yaml): one pydantic model per section, unknown keys rejected,
+every duration in seconds (*_s), errors naming the field path (ConfigError).
+
+    base.py        Section: what every section shares
+    box.py         Config: the file's top level
+    cameras.py     cameras: Site, Zone, Camera
+    violations.py  violations: the four violations' rules
+    schedules.py   zone and site schedules (Window, SiteSchedules), HH:MM and day parsing
+    processing.py  streams, models, fast_path
+    storage.py     storage, evidence, retention
+    review.py      review
+    notify.py      notify
+    uplink.py      uplink
+    loading.py     parse_config, load_config, json_schema
+
+Read by the whole box; imports nothing from epatrol but common/. The centre's settings are
+epatrol/centre/config.py."""
+
+from epatrol.common.errors import ConfigError
+from epatrol.config.base import Section
+from epatrol.config.box import Config
+from epatrol.config.cameras import Camera, Point, Site, Zone
+from epatrol.config.loading import json_schema, load_config, parse_config
+from epatrol.config.notify import MqttTarget, NotifyConfig, WebhookTarget
+from epatrol.config.processing import FastPath, Models, Streams
+from epatrol.config.review import Review
+from epatrol.config.schedules import (
+    SiteSchedules,
+    Window,
+    check_time_zone,
+    parse_clock,
+    parse_days,
+)
+from epatrol.config.storage import Evidence, Retention, Storage
+from epatrol.config.uplink import CameraLocation, Uplink
+from epatrol.config.violations import (
+    OpenBurning,
+    OverflowingBins,
+    ParkedBikes,
+    StreetVending,
+    Violation,
+    ViolationRules,
+    Violations,
+)
+
+__all__ = [
+    "Camera",
+    "CameraLocation",
+    "Config",
+    "ConfigError",
+    "Evidence",
+    "FastPath",
+    "Models",
+    "MqttTarget",
+    "NotifyConfig",
+    "OpenBurning",
+    "OverflowingBins",
+    "ParkedBikes",
+    "Point",
+    "Retention",
+    "Review",
+    "Section",
+    "Site",
+    "SiteSchedules",
+    "Storage",
+    "Streams",
+    "StreetVending",
+    "Uplink",
+    "Violation",
+    "ViolationRules",
+    "Violations",
+    "WebhookTarget",
+    "Window",
+    "Zone",
+    "check_time_zone",
+    "json_schema",
+    "load_config",
+    "parse_clock",
+    "parse_config",
+    "parse_days",
+]

@@ -1,0 +1,1 @@
+"""Overflowing bins: bin presence first, then the overflow classifier on the backbone embedding."""

@@ -1,0 +1,1 @@
+"""Recording evidence: clips cut from buffered packets, snapshots, file paths, retention, recovery."""

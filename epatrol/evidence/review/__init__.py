@@ -1,0 +1,1 @@
+"""Review rules: officers' decisions on events, cases, users and the audit log."""

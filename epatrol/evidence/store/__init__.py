@@ -1,0 +1,1 @@
+"""The box's evidence store: tables, the Database (connects only), records, search and the ledger."""

@@ -1,0 +1,51 @@
+"""Debian's chromium driven by Playwright, for the page tests.
+
+    sync_api = require_chromium()           # at a page-test module's top: skips it without chromium/playwright
+    def test_x(browser, site):              # `browser`: conftest's module-scoped fixture (launch_chromium)
+        page, js_errors = open_page(browser, site)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
+TIMEOUT_MS = 15_000
+
+
+def require_chromium():
+    """Skip the calling module unless /usr/bin/chromium and playwright are here; return playwright.sync_api."""
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
+    return pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
+
+
+@contextmanager
+def launch_chromium() -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def open_page(browser, site: str):
+    """A fresh context (downloads on, 1440x1000, zh-CN, Asia/Shanghai) at `site`; returns the page and
+    the list its JavaScript errors are collected in."""
+    ctx = browser.new_context(
+        accept_downloads=True, viewport={"width": 1440, "height": 1000}, locale="zh-CN", timezone_id="Asia/Shanghai",
+    )
+    page = ctx.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(site)
+    return page, errors
