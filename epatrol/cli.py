@@ -1,4 +1,4 @@
-"""The `epatrol` command: run, demo, events, verify, serve, config check|schema, user add, verify-export, models."""
+"""The `epatrol` command: run, demo, events, verify, serve, config check|schema, user add, verify-export, export-key, models."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ def _open_db(cfg: Config):
 
 
 def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
+    from epatrol.common.web import server_options
     from epatrol.evidence.recording.lock import StorageBusy, lock_storage
     from epatrol.evidence.recording.recovery import recover
     from epatrol.evidence.recording.retention import apply_retention
@@ -33,6 +34,7 @@ def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
     from epatrol.supervisor import Supervisor
     from epatrol.uplink.service import start_uplink
 
+    serve_options = server_options(cfg.web) if args.serve else {}  # a bad certificate stops us before any camera starts
     # Every model the cameras need, checked and loaded before any camera starts.
     detectors = load_detectors(required_models(cfg), cfg.models)
     for d in detectors.values():
@@ -86,7 +88,7 @@ def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _on_stop)
     signal.signal(signal.SIGHUP, _on_hup)
     if args.serve:
-        _serve_in_background(cfg, db, health, args.serve, reload=reload_requested.set)
+        _serve_in_background(cfg, db, health, args.serve, serve_options, reload=reload_requested.set)
     sup.start()
     sup.wait(tick=_tick)
     if uplink is not None:
@@ -113,13 +115,15 @@ def _save_status(db, health) -> None:
         log.exception("camera status not saved")
 
 
-def _serve_in_background(cfg: Config, db, health, address: str, reload) -> None:
+def _serve_in_background(cfg: Config, db, health, address: str, options: dict, reload) -> None:
+    """``options``: uvicorn's TLS and proxy settings from the `web:` section (common.web.server_options)."""
     import uvicorn
 
     from epatrol.api.app import create_app
 
     host, _, port = address.rpartition(":")
-    server = uvicorn.Server(uvicorn.Config(create_app(cfg, db, health=health, reload=reload), host=host or "127.0.0.1", port=int(port), log_level="warning"))
+    app = create_app(cfg, db, health=health, reload=reload)
+    server = uvicorn.Server(uvicorn.Config(app, host=host or "127.0.0.1", port=int(port), log_level="warning", **options))
     server.install_signal_handlers = lambda: None  # the patrol owns SIGINT/SIGTERM/SIGHUP
     threading.Thread(target=server.run, name="api", daemon=True).start()
 
@@ -157,7 +161,7 @@ def cmd_events(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_verify(cfg: Config, args: argparse.Namespace) -> int:
-    from epatrol.evidence.export.verify import verify_files
+    from epatrol.evidence.export.verify import partial_clips, verify_files
 
     db = _open_db(cfg)
     problems = verify_files(db, cfg.storage.root)
@@ -165,6 +169,8 @@ def cmd_verify(cfg: Config, args: argparse.Namespace) -> int:
         print(f"{p.reason.upper()}: {p.path} (event {p.event_id}, {p.kind})")
     total = len(db.all_files())
     print(f"{total - len(problems)} of {total} evidence files intact")
+    if partial := partial_clips(db):  # hashed above like any file; short because a crash or power cut cut them off
+        print(f"{len(partial)} partial clip(s), recorded up to a crash or power cut: event(s) {', '.join(map(str, partial))}")
     from epatrol.cli_review import report_ledger
 
     ledger_problems = report_ledger(db)  # edited, deleted or reordered records
@@ -187,9 +193,11 @@ def cmd_serve(cfg: Config, args: argparse.Namespace) -> int:
     import uvicorn
 
     from epatrol.api.app import create_app
+    from epatrol.common.web import server_options
     from epatrol.migrations import open_database
 
-    uvicorn.run(create_app(cfg, open_database(cfg.database_url)), host=args.host, port=args.port, log_level="info")
+    options = server_options(cfg.web)  # HTTPS with web.tls_cert/tls_key; a bad one is a ConfigError
+    uvicorn.run(create_app(cfg, open_database(cfg.database_url)), host=args.host, port=args.port, log_level="info", **options)
     return 0
 
 
@@ -297,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args.config)
         handler = {
             "run": cmd_run, "events": cmd_events, "verify": cmd_verify, "serve": cmd_serve, "retention": cmd_retention, "user": cli_review.cmd_user,
+            "export-key": cli_review.cmd_export_key,
         }[args.command]
         return handler(cfg, args)
     except (ConfigError, ModelError, SchemaMismatch) as e:

@@ -45,8 +45,8 @@ def cmd_centre(args: argparse.Namespace) -> int:
     if cfg is None:
         return 2
     store = open_centre_store(cfg.database_url)
-    ingest = CentreIngest(cfg, store)
     server = None if args.no_app else _app_server(cfg, store, args.listen)
+    ingest = CentreIngest(cfg, store)
 
     def _on_stop(signum, _frame):
         log.info("%s: stopping the centre", signal.Signals(signum).name)
@@ -72,11 +72,14 @@ def _app_server(cfg, store, listen: str):
         return None
     import uvicorn
 
+    from epatrol.common.web import server_options
+
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit():
         raise SystemExit(f"epatrol: --listen must be HOST:PORT, got {listen!r}")
+    options = server_options(cfg.web)  # HTTPS with web.tls_cert/tls_key; a bad one is a ConfigError
     app = create_centre_app(cfg, store)
-    config = uvicorn.Config(app, host=host, port=int(port), log_level="warning")
+    config = uvicorn.Config(app, host=host, port=int(port), log_level="warning", **options)
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # ours stop both the app and the ingest
     return server

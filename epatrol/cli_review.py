@@ -1,5 +1,5 @@
-"""The review side of the `epatrol` command: `user add`, `verify-export`, and the ledger half
-of `verify`. cli.py wires them in."""
+"""The review side of the `epatrol` command: `user add`, `verify-export`, `export-key`, and the
+ledger half of `verify`. cli.py wires them in."""
 
 from __future__ import annotations
 
@@ -19,9 +19,13 @@ def add_parsers(sub, with_config) -> None:
     add.add_argument("username")
     add.add_argument("--role", required=True, choices=ROLES, help="viewer: read only; officer: review, cases, export; admin: users, audit log, and all an officer may do")
     add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
-    check = sub.add_parser("verify-export", help="check a case export zip; exit 1 naming each missing, extra or altered file or a bad signature")
+    check = sub.add_parser("verify-export", help="check a case export zip; exit 1 naming each missing, extra or altered file or a bad signature; "
+                           "exit 3 if intact but its origin is unproven (no --public-key)")
     check.add_argument("file", type=Path)
-    check.add_argument("--public-key", type=Path, help="the exporter's Ed25519 public key (PEM): also check the manifest's signature")
+    check.add_argument("--public-key", type=Path, help="the exporter's Ed25519 public key (PEM, from `epatrol export-key`): check the manifest's signature")
+    check.add_argument("--unsigned-ok", action="store_true", help="without --public-key: exit 0 when the files match the manifest, "
+                       "accepting that a forger could have re-hashed them")
+    with_config(sub.add_parser("export-key", help="print the public key (PEM) and SHA-256 fingerprint that check this box's case exports"))
 
 
 def cmd_user(cfg: Config, args: argparse.Namespace) -> int:
@@ -61,11 +65,39 @@ def cmd_verify_export(args: argparse.Namespace) -> int:
     if report.problems:
         print(f"{args.file}: NOT intact ({len(report.problems)} problem(s))")
         return 1
-    if key is not None:
-        signed = f"signature valid (key sha256 {fingerprint(key)})"
-    else:
-        signed = "signed, signature not checked (pass --public-key)" if report.signed else "not signed"
-    print(f"{args.file}: intact, {report.files_checked} files match the manifest; {signed}")
+    if report.origin_proven:
+        print(f"{args.file}: intact, {report.files_checked} files match the manifest; signature valid (key sha256 {fingerprint(key)})")
+        return 0
+    signed = "signed, signature not checked" if report.signed else "not signed"
+    print(f"{args.file}: {report.files_checked} files match the manifest ({signed}); ORIGIN UNPROVEN: without the exporter's "
+          "public key, a package altered and re-hashed by anyone would pass these checks too")
+    if args.unsigned_ok:
+        print("accepted without proof of origin (--unsigned-ok)")
+        return 0
+    print("pass --public-key (`epatrol export-key` on the box prints it), or --unsigned-ok to accept an unproven origin", file=sys.stderr)
+    return UNPROVEN
+
+
+UNPROVEN = 3  # verify-export: the files match the manifest, but nothing proves who made it
+
+
+def cmd_export_key(cfg: Config, args: argparse.Namespace) -> int:
+    from epatrol.evidence.export.signing import (
+        SigningKeyError,
+        export_key_path,
+        fingerprint,
+        load_private_key,
+        public_pem,
+    )
+
+    try:
+        path = export_key_path(cfg.review.signing_key, cfg.storage.root)  # made here if nothing made it yet
+        public = load_private_key(path).public_key()
+    except (SigningKeyError, OSError) as e:
+        print(f"epatrol: review.signing_key: {e}", file=sys.stderr)
+        return 2
+    print(public_pem(public), end="")
+    print(f"sha256 {fingerprint(public)}  (Ed25519; the private key is {path})")
     return 0
 
 

@@ -36,3 +36,5 @@ def setup_logging(level: str = "info", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
+    # Alembic announces each of its plugins at INFO on every start; epatrol logs what a migration did itself.
+    logging.getLogger("alembic").setLevel(max(root.level, logging.WARNING))

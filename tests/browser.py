@@ -3,10 +3,12 @@
     sync_api = require_chromium()           # at a page-test module's top: skips it without chromium/playwright
     def test_x(browser, site):              # `browser`: conftest's module-scoped fixture (launch_chromium)
         page, js_errors = open_page(browser, site)
+        wait_until(page, "document.querySelector('#clip').currentTime > 1")   # not page.wait_for_function (CSP)
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,3 +51,15 @@ def open_page(browser, site: str):
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(site)
     return page, errors
+
+
+def wait_until(page, expression: str, timeout: float = TIMEOUT_MS):
+    """Poll a JavaScript expression (page.evaluate) until it is truthy; its value, or TimeoutError
+    after ``timeout`` ms. Not page.wait_for_function: that polls by evaluating the string inside the
+    page later on, which the pages' Content-Security-Policy (no 'unsafe-eval') refuses."""
+    deadline = time.monotonic() + timeout / 1000
+    while not (value := page.evaluate(expression)):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"still false after {timeout:.0f} ms: {expression}")
+        page.wait_for_timeout(50)
+    return value

@@ -96,21 +96,23 @@ def build_footage(tmp_path_factory, names: Iterable[str] | None = None, shared_d
 
 
 def export_access_units(mp4: Path | str, out: Path | str) -> Path:
-    """Write the H.264 video of ``mp4`` as Annex-B access units to ``out`` (``.h264``) and an index
-    to ``out`` + ``.json``: ``{"source", "fps", "width", "height", "units": [{"offset", "size",
-    "pts" (seconds), "key"}]}``. SPS/PPS are repeated before every IDR (h264_mp4toannexb), so
-    the stream can be looped and joined at any keyframe. Returns ``out``.
+    """Write the H.264 or H.265 video of ``mp4`` as Annex-B access units to ``out`` and an index
+    to ``out`` + ``.json``: ``{"source", "codec" ("h264" | "h265"), "fps", "width", "height",
+    "units": [{"offset", "size", "pts" (seconds), "key"}]}``. Parameter sets are repeated before
+    every keyframe (h264_mp4toannexb / hevc_mp4toannexb), so the stream can be looped and joined
+    at any keyframe. Returns ``out``.
     """
     mp4, out = Path(mp4), Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     units = []
     with av.open(str(mp4)) as container:
         stream = container.streams.video[0]
-        if stream.codec_context.name != "h264":
-            raise ValueError(f"{mp4}: video codec is {stream.codec_context.name}, not h264")
+        codec = {"h264": "h264", "hevc": "h265"}.get(stream.codec_context.name)
+        if codec is None:
+            raise ValueError(f"{mp4}: video codec is {stream.codec_context.name}, not h264 or hevc")
         tb = stream.time_base
         fps = float(stream.average_rate or stream.guessed_rate or 25)
-        bsf = av.bitstream.BitStreamFilterContext("h264_mp4toannexb", stream)
+        bsf = av.bitstream.BitStreamFilterContext(f"{stream.codec_context.name}_mp4toannexb", stream)
         offset = 0
         with open(out, "wb") as f:
 
@@ -131,6 +133,7 @@ def export_access_units(mp4: Path | str, out: Path | str) -> Path:
             write(bsf.filter(None))
         index = {
             "source": mp4.name,
+            "codec": codec,
             "fps": fps,
             "width": stream.codec_context.width,
             "height": stream.codec_context.height,
@@ -200,7 +203,8 @@ class RtspServer:
     Sources may be mp4 (exported to Annex-B + index with PyAV, once, into a temp folder; with
     ``export=False`` the server splits the mp4 itself with GStreamer) or ``.h264`` files that
     already have their ``.json`` index. ``from_start=True``: each new media (first client after
-    none) starts at the clip's first frame instead of the camera's current position. ``port=None`` lets the server pick a
+    none) starts at the clip's first frame instead of the camera's current position. ``credentials``
+    ("user:password") makes it a camera that needs a login. ``port=None`` lets the server pick a
     free port at first start; later ``start()`` calls reuse it (a camera coming back).
 
     ``with RtspServer(...) as srv`` starts it and stops it (and removes the temp folder) on exit.
@@ -216,12 +220,14 @@ class RtspServer:
         export: bool = True,
         ready_timeout: float = 20.0,
         workdir: Path | str | None = None,
+        credentials: str | None = None,
     ) -> None:
         if not mounts:
             raise ValueError("at least one mount")
         self.mounts = {"/" + str(m).strip("/"): Path(p) for m, p in mounts.items()}
         self.port = port
         self.from_start = from_start
+        self.credentials = credentials  # "user:password": the server answers 401 without them
         self.export = export
         self.ready_timeout = ready_timeout
         self._own_workdir = workdir is None
@@ -291,6 +297,8 @@ class RtspServer:
             cmd += ["--mount", f"{mount}={path}"]
         if self.from_start:
             cmd.append("--from-start")
+        if self.credentials:
+            cmd += ["--credentials", self.credentials]
         if self._stderr_file is None:
             self._stderr_file = open(self.workdir / "server.log", "ab")
         log_start = self._stderr_file.tell()

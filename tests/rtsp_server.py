@@ -51,11 +51,15 @@ from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
 HOST = "127.0.0.1"
 MAX_DRIFT_NS = Gst.SECOND // 2
-LAUNCH = (
-    "( appsrc name=src is-live=true format=time do-timestamp=false "
-    "caps=video/x-h264,stream-format=byte-stream,alignment=au "
-    "! h264parse ! rtph264pay name=pay0 pt=96 config-interval=-1 )"
-)
+# One launch line per codec of the clips (the index's "codec"): a camera streams H.264 or H.265.
+LAUNCH = {
+    codec: (
+        "( appsrc name=src is-live=true format=time do-timestamp=false "
+        f"caps=video/x-{codec},stream-format=byte-stream,alignment=au "
+        f"! {codec}parse ! rtp{codec}pay name=pay0 pt=96 config-interval=-1 )"
+    )
+    for codec in ("h264", "h265")
+}
 
 
 def log(msg: str) -> None:
@@ -76,6 +80,7 @@ class Clip:
     pts_ns: list[int]
     keys: list[bool]
     fps: float
+    codec: str = "h264"
 
     @property
     def frame_ns(self) -> int:
@@ -122,6 +127,7 @@ class Clip:
                 pts_ns=[int(round((u["pts"] - t0) * Gst.SECOND)) for u in units],
                 keys=[bool(u["key"]) for u in units],
                 fps=float(index["fps"]),
+                codec=index.get("codec", "h264"),
             )
         )
 
@@ -253,7 +259,7 @@ class CameraFactory(GstRtspServer.RTSPMediaFactory):
         super().__init__()
         self.mount, self.clip, self.t0, self.from_start = mount, clip, t0, from_start
         self.feeders: set[Feeder] = set()
-        self.set_launch(LAUNCH)
+        self.set_launch(LAUNCH[clip.codec])
         self.set_shared(True)
         self.set_eos_shutdown(False)
         self.connect("media-configure", self._on_media_configure)
@@ -300,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mount", type=parse_mount, action="append", required=True, metavar="/PATH=FILE")
     parser.add_argument("--from-start", action="store_true", help="every new media starts at the clip's first frame")
     parser.add_argument("--session-timeout", type=int, default=10, help="seconds before an idle RTSP session is dropped")
+    parser.add_argument("--credentials", metavar="USER:PASSWORD", help="require RTSP basic authentication (401 without it)")
     args = parser.parse_args(argv)
 
     Gst.init(None)
@@ -316,10 +323,20 @@ def main(argv: list[str] | None = None) -> int:
     server = GstRtspServer.RTSPServer()
     server.set_address(HOST)
     server.set_service(str(args.port))
+    if args.credentials:  # a camera that needs a login, as most real ones do
+        user, _, password = args.credentials.partition(":")
+        auth = GstRtspServer.RTSPAuth()
+        token = GstRtspServer.RTSPToken()
+        token.set_string("media.factory.role", "viewer")
+        auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), token)
+        server.set_auth(auth)
     mounts = server.get_mount_points()
     factories = []
     for mount, clip in clips.items():
         factory = CameraFactory(mount, clip, t0, args.from_start)
+        if args.credentials:
+            factory.add_role_from_structure(Gst.Structure.new_from_string(
+                "viewer, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"))
         mounts.add_factory(mount, factory)
         factories.append(factory)
         log(f"{mount}: {clip.name}, {len(clip.offsets)} access units, {clip.fps:g} fps, loop {clip.loop_ns / Gst.SECOND:.2f} s")

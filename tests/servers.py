@@ -4,6 +4,7 @@
     port_accepts(port)                              # True once something listens there
     wait_listening(proc, port, 15, "mosquitto")     # a started child: until it listens, or fail
     with serve_app(app) as url: ...                 # an ASGI app served by uvicorn in a thread
+    with serve_app(app, ssl_certfile=..., ssl_keyfile=...) as url: ...   # the same over HTTPS
 """
 
 from __future__ import annotations
@@ -47,15 +48,16 @@ def wait_listening(proc: subprocess.Popen, port: int, timeout_s: float, what: st
 
 
 @contextmanager
-def serve_app(app, timeout_s: float = 30) -> Iterator[str]:
+def serve_app(app, timeout_s: float = 30, **options) -> Iterator[str]:
     """The app served by uvicorn in a thread on a port bound here (no race for it), lifespan off
-    (the tests drive what a lifespan would start); yields its base URL and stops it on exit."""
+    (the tests drive what a lifespan would start); yields its base URL and stops it on exit.
+    ``options``: more uvicorn.Config settings (e.g. epatrol.common.web.server_options: TLS, https:// URL)."""
     import uvicorn
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind((HOST, 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", **options))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
@@ -63,7 +65,7 @@ def serve_app(app, timeout_s: float = 30) -> Iterator[str]:
         while not server.started:
             assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
             time.sleep(0.05)
-        yield f"http://{HOST}:{port}"
+        yield f"{'https' if options.get('ssl_certfile') else 'http'}://{HOST}:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=15)

@@ -8,12 +8,14 @@ import zipfile
 
 import pytest
 from api_client import sign_in
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from fastapi.testclient import TestClient
 
 from epatrol.api.app import create_app
 from epatrol.api.auth import SESSION_COOKIE
 from epatrol.common.hashing import sha256_bytes
 from epatrol.evidence.export.export_check import verify_export
+from epatrol.evidence.export.signing import fingerprint
 from epatrol.evidence.review import users
 
 PASSWORDS = {"api-admin": "admin-pass-1", "api-officer": "officer-pass-1", "api-viewer": "viewer-pass-1"}
@@ -71,8 +73,10 @@ def test_login_sets_a_strict_httponly_cookie_that_streams_clips(app, event) -> N
     # The cookie alone (as a <video src> would send it) is enough.
     assert c.get(f"/api/events/{event['id']}/clip", headers={"Range": "bytes=0-99"}).status_code == 206
     assert c.get("/api/auth/me").json() == {"username": "api-viewer", "role": "viewer"}
-    # Logout revokes the token and clears the cookie.
-    assert c.post("/api/auth/logout").status_code == 204
+    # Logout revokes the token and clears the cookie; signed in by the cookie, it must say where
+    # it comes from (tests/test_web_security.py), as a browser does.
+    assert c.post("/api/auth/logout").status_code == 403
+    assert c.post("/api/auth/logout", headers={"Origin": "http://testserver"}).status_code == 204
     assert c.get("/api/auth/me").status_code == 401
     bearer = TestClient(app, headers={"Authorization": f"Bearer {body['token']}"})
     assert bearer.get("/api/auth/me").status_code == 401
@@ -250,7 +254,8 @@ def test_review_case_and_export(officer, viewer, admin, event) -> None:
     assert export.status_code == 200 and export.headers["content-type"] == "application/zip"
     assert f"case-{cid}-" in export.headers["content-disposition"]
     zf = zipfile.ZipFile(io.BytesIO(export.content))
-    assert sorted(zf.namelist()) == sorted(["case.json", f"clips/{eid}.mp4", f"snapshots/{eid}.jpg", f"events/{eid}.json", "manifest.json"])
+    assert sorted(zf.namelist()) == sorted(["case.json", f"clips/{eid}.mp4", f"snapshots/{eid}.jpg", f"events/{eid}.json",
+                                            "manifest.json", "manifest.sig"])  # signed by default
     assert sha256_bytes(zf.read(f"clips/{eid}.mp4")) == event["clip_sha256"]
 
     closed = officer.post(f"/api/cases/{cid}/close", json={"note": "penalty notice issued"})
@@ -264,15 +269,20 @@ def test_review_case_and_export(officer, viewer, admin, event) -> None:
     assert {"login", "review.decide", "case.create", "case.add_event", "case.note", "case.export", "case.close"} <= actions
 
 
-def test_exported_zip_verifies(officer, tmp_path, event) -> None:
+def test_exported_zip_verifies(officer, viewer, anon, tmp_path, event) -> None:
     cid = officer.post("/api/cases", json={"title": "export check"}).json()["id"]
     assert officer.post(f"/api/events/{event['id']}/review", json={"decision": "confirm"}).status_code == 201
     assert officer.post(f"/api/cases/{cid}/events", json={"event_id": event["id"]}).status_code == 200
     path = tmp_path / "case.zip"
     path.write_bytes(officer.get(f"/api/cases/{cid}/export").content)
-    report = verify_export(path)
+    # Signed by default, with the box's own key; anyone signed in may fetch its public half.
+    key = viewer.get("/api/system/export-key").json()
+    assert anon.get("/api/system/export-key").status_code == 401
+    public = load_pem_public_key(key["public_key_pem"].encode())
+    assert key["algorithm"] == "Ed25519" and key["sha256"] == fingerprint(public)
+    report = verify_export(path, public)
     assert report.ok, report.problems
-    assert report.files_checked == 4 and not report.signed
+    assert report.files_checked == 4 and report.signed and report.signature_ok
 
 
 # -- users -----------------------------------------------------------------------------------

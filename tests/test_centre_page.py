@@ -17,7 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from browser import open_page, require_chromium
+from browser import open_page, require_chromium, wait_until
 from servers import serve_app
 
 from epatrol.centre import accounts, records, workflow
@@ -110,7 +110,7 @@ def test_dispatch_handle_close_and_statistics(centre, browser, tmp_path):
     expect(hpage.locator("#case-handlings")).to_contain_text("已清理车辆")
     sha = hashlib.sha256(PHOTO.read_bytes()).hexdigest()
     expect(hpage.locator("#case-handlings code.hash")).to_contain_text(sha)
-    hpage.wait_for_function("document.querySelector('#case-handlings img.photo').naturalWidth > 0")
+    wait_until(hpage, "document.querySelector('#case-handlings img.photo').naturalWidth > 0")
     expect(hpage.locator("#case-inspections")).to_contain_text("已请求")
 
     # The town office has no part in it.

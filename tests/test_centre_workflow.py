@@ -246,7 +246,7 @@ def test_workflow_config_errors_name_the_field(tmp_path):
 
 # -- roles through the real API -------------------------------------------------------------
 
-PASSWORDS = {"disp": "dispatch-pass-1", "enf": "enforce-pass-1", "traf": "traffic-pass-1", "town": "town-pass-1",
+PASSWORDS = {"disp": "sends-out-pass-1", "enf": "bureau-pass-1", "traf": "brigade-pass-1", "town": "office-pass-1",
              "chief-a": "chief-pass-a1", "chief-b": "chief-pass-b1", "root": "admin-pass-1"}
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from epatrol.common.hashing import sha256_file
-from epatrol.evidence.recording.clip import ClipWriter
+from epatrol.evidence.recording.clip import ClipWriter, probe_clip
 from epatrol.streams.packets import EncodedPacket, StreamInfo
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -144,7 +144,7 @@ def test_clip_is_a_faithful_remux_of_the_slice(source: Path, tmp_path: Path) -> 
     assert all(np.array_equal(a, b) for a, b in zip(got, want))
 
     data = final.read_bytes()
-    assert data.find(b"moov") < data.find(b"mdat")  # faststart: index first
+    assert data.find(b"moov") < data.find(b"mdat")  # the (empty) index first: plays while it downloads
 
 
 def test_missing_timestamps_are_derived(source: Path, tmp_path: Path) -> None:
@@ -216,3 +216,34 @@ def test_template_needed_only_at_construction(source: Path, tmp_path: Path) -> N
             ClipWriter(tmp_path / "late.mp4", info, packets[:10])
     assert len(_frames(final)) == 60
     assert not (tmp_path / "late.mp4.part").exists()
+
+
+def test_clip_is_fragmented_so_a_cut_off_file_plays(source: Path, tmp_path: Path) -> None:
+    """The muxer honours the fragmented-mp4 options: an empty index up front announcing fragments,
+    self-contained fragments at least every second, each on disk as soon as it is complete. So
+    what a kill -9 or a power cut leaves mid-recording decodes, to the same pixels."""
+    final = tmp_path / "frag.mp4"
+    with demuxed(source) as (_, info, packets):
+        w = ClipWriter(final, info, packets[:10])  # keyframes every 2 s: 0, 50, 100
+        for p in packets[10:110]:
+            w.add(p)
+        midway = w.part_path.read_bytes()  # what a kill now would leave
+        clip = w.close()
+    data = final.read_bytes()
+    assert data[4:8] == b"ftyp" and data.find(b"moov") < data.find(b"moof") < data.find(b"mdat")
+    assert b"mvex" in data[: data.find(b"moof")]  # empty_moov: the index says fragments follow
+    tfhd = data.find(b"tfhd")
+    assert int.from_bytes(data[tfhd + 5 : tfhd + 8], "big") & 0x020000  # default_base_moof
+    assert data.count(b"moof") >= 5  # 4.4 s: a fragment a second, not only one per 2 s GOP
+    assert data.startswith(midway)  # written fragments are final, never rewritten
+
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(midway)
+    probe = probe_clip(cut)
+    assert probe is not None and not probe.finished and probe.damaged_packets == 0
+    assert 110 - 26 <= probe.frames < 110  # all but the fragment still in memory (at most 1 s)
+    assert probe.start_utc == packets[0].utc == clip.start_utc  # the clip records its own start
+    assert all(np.array_equal(a, b) for a, b in zip(_frames(cut), _frames(final, 0, probe.frames)))
+    full = probe_clip(final)
+    assert full.finished and full.frames == 110 and full.seconds == pytest.approx(4.4, abs=1e-6)
+    assert probe_clip(tmp_path / "absent.mp4") is None

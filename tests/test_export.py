@@ -1,6 +1,7 @@
 """Case export and `epatrol verify-export` on real clips, real zips and real Ed25519 keys:
 an intact package passes; a missing, extra or altered file, a re-written manifest, a wrong
-key and path tricks in entry names are each named."""
+key and path tricks in entry names are each named. Exports are signed by default (the box's
+own key), and without a public key verify-export says the origin is unproven (exit 3)."""
 
 from __future__ import annotations
 
@@ -126,8 +127,9 @@ def test_package_contents(package: Path, store) -> None:
 
 def test_intact_package_verifies_with_its_key(package: Path, keys) -> None:
     report = verify_export(package, load_public_key(keys / "export.pub.pem"))
-    assert report.ok and report.signed and report.signature_ok and report.files_checked == 4
-    assert verify_export(package).ok  # without a key: files checked, signature not
+    assert report.ok and report.signed and report.signature_ok and report.files_checked == 4 and report.origin_proven
+    without_key = verify_export(package)  # files checked, signature not: the origin stays unproven
+    assert without_key.ok and not without_key.origin_proven
 
 
 def test_wrong_key_is_a_bad_signature(package: Path, keys) -> None:
@@ -235,7 +237,9 @@ def test_cli_verify_export(package: Path, store, keys, tmp_path: Path) -> None:
     ok = run(str(package), "--public-key", str(keys / "export.pub.pem"))
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "intact, 4 files" in ok.stdout and "signature valid" in ok.stdout
-    assert "not checked" in run(str(package)).stdout
+    unproven = run(str(package))  # intact, but without the key nothing proves who made it
+    assert unproven.returncode == 3 and "signature not checked" in unproven.stdout and "ORIGIN UNPROVEN" in unproven.stdout
+    assert run(str(package), "--unsigned-ok").returncode == 0
     clip = f"clips/{store[3].id}.mp4"
     bad = _rewrite(package, tmp_path / "bad.zip", {clip: b"replaced"}, {"notes.txt": b"hi"})
     out = run(str(bad), "--public-key", str(keys / "other.pub.pem"))
@@ -265,9 +269,9 @@ def test_api_export_is_signed_with_the_configured_key(store, keys, tmp_path: Pat
     (tmp_path / "keys").mkdir()
     shutil.copyfile(keys / "export.pem", tmp_path / "keys" / "export.pem")
     cfg = parse_config(raw, base=tmp_path)  # the key path is relative to the config file
-    users.create_user(db, "signer", "signer-pass", "officer")
+    users.create_user(db, "signer", "export-key-pass-1", "officer")
     client = TestClient(create_app(cfg, db))
-    token = client.post("/api/auth/login", json={"username": "signer", "password": "signer-pass"}).json()["token"]
+    token = client.post("/api/auth/login", json={"username": "signer", "password": "export-key-pass-1"}).json()["token"]
     client.cookies.clear()
     client.headers["Authorization"] = f"Bearer {token}"
     assert client.get(f"/api/events/{ev.id}").json()["started_at_local"].endswith("+08:00")
@@ -277,3 +281,84 @@ def test_api_export_is_signed_with_the_configured_key(store, keys, tmp_path: Pat
     assert report.ok and report.signature_ok
     with pytest.raises(ConfigError, match="signing_key"):
         create_app(parse_config({**raw, "review": {"signing_key": "keys/missing.pem"}}, base=tmp_path), db)
+
+
+def _forge(package: Path, ev, dst: Path, keep_signature: bool) -> Path:
+    """What a forger can do without the private key: swap the clip, re-hash the event record and
+    the manifest to match, and either leave the old signature or drop it."""
+    clip, record_name = f"clips/{ev.id}.mp4", f"events/{ev.id}.json"
+    with zipfile.ZipFile(package) as zf:
+        data = zf.read(clip)[: len(zf.read(clip)) // 2]  # e.g. the half that suits the forger
+        manifest = json.loads(zf.read("manifest.json"))
+        record = json.loads(zf.read(record_name))
+    record["clip"].update(sha256=sha256_bytes(data), size_bytes=len(data))
+    new_record = json.dumps(record).encode()
+    for f in manifest["files"]:
+        if f["path"] == clip:
+            f.update(sha256=sha256_bytes(data), size=len(data))
+        if f["path"] == record_name:
+            f.update(sha256=sha256_bytes(new_record), size=len(new_record))
+    replace = {clip: data, record_name: new_record, "manifest.json": json.dumps(manifest).encode()}
+    if not keep_signature:
+        replace["manifest.sig"] = None
+    return _rewrite(package, dst, replace)
+
+
+def test_exports_are_signed_by_default_and_a_forgery_is_caught(store, tmp_path: Path) -> None:
+    """Without `review.signing_key` the box makes its own key at first start (0600, under the
+    storage root) and signs every export; `epatrol export-key` and the API show the public half.
+    A forged export passes the hashes, so without the key verify-export says its origin is
+    unproven (exit 3) unless told --unsigned-ok; with the key it fails."""
+    from fastapi.testclient import TestClient
+
+    from epatrol.api.app import create_app
+    from epatrol.config import parse_config
+    from epatrol.evidence.review import users
+
+    db, root, case_id, ev = store
+    raw = {"storage": {"root": str(root)}, "cameras": [{"id": "wall-street-1", "name": "x", "url": "x.mp4"}]}
+    config = tmp_path / "epatrol.yaml"
+    config.write_text(json.dumps(raw))  # JSON is YAML
+    client = TestClient(create_app(parse_config(raw, base=tmp_path), db))
+    private, public = root / "keys" / "export-signing.pem", root / "keys" / "export-signing.pub.pem"
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600 and public.is_file()
+    users.create_user(db, "default-signer", "default-sign-pass-1", "officer")
+    token = client.post("/api/auth/login", json={"username": "default-signer", "password": "default-sign-pass-1"}).json()["token"]
+    client.cookies.clear()
+    client.headers["Authorization"] = f"Bearer {token}"
+    genuine = tmp_path / "genuine.zip"
+    genuine.write_bytes(client.get(f"/api/cases/{case_id}/export").content)
+
+    def epatrol(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "epatrol", *args], capture_output=True, text=True, timeout=120)
+
+    shown = epatrol("export-key", "-c", str(config))
+    assert shown.returncode == 0, shown.stderr
+    printed = tmp_path / "printed.pub.pem"
+    printed.write_text(shown.stdout)
+    key = load_public_key(printed)
+    assert key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw) == load_public_key(public).public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    api_key = client.get("/api/system/export-key").json()
+    assert f"sha256 {api_key['sha256']}" in shown.stdout and api_key["public_key_pem"] in shown.stdout
+    assert json.loads(zipfile.ZipFile(genuine).read("manifest.json"))["signature"]["public_key_sha256"] == api_key["sha256"]
+
+    ok = epatrol("verify-export", str(genuine), "--public-key", str(printed))
+    assert ok.returncode == 0 and "signature valid" in ok.stdout, ok.stdout + ok.stderr
+
+    forged = _forge(genuine, ev, tmp_path / "forged.zip", keep_signature=False)
+    assert verify_export(forged).ok  # the hashes all agree: only a key tells it apart
+    unproven = epatrol("verify-export", str(forged))
+    assert unproven.returncode == 3, unproven.stdout + unproven.stderr
+    assert "UNPROVEN" in unproven.stdout and "not signed" in unproven.stdout and "--unsigned-ok" in unproven.stderr
+    assert epatrol("verify-export", str(forged), "--unsigned-ok").returncode == 0
+    with_key = epatrol("verify-export", str(forged), "--public-key", str(printed))
+    assert with_key.returncode == 1 and "UNSIGNED: manifest.sig" in with_key.stdout
+    stale = _forge(genuine, ev, tmp_path / "stale.zip", keep_signature=True)
+    with_key = epatrol("verify-export", str(stale), "--public-key", str(printed))
+    assert with_key.returncode == 1 and "BAD-SIGNATURE: manifest.sig" in with_key.stdout
+
+    # The key is made once: a second start and the command find the same one.
+    create_app(parse_config(raw, base=tmp_path), db)
+    assert load_public_key(public).public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw) == key.public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw)

@@ -130,3 +130,25 @@ def test_resolution_change_mid_stream(footage, run_supervisor, tmp_path):
 
         wait_for(both_sizes, 60, "samples at both resolutions")
         assert _state(health, "switch").online
+
+
+def test_camera_that_needs_a_login(footage, run_supervisor):
+    """A camera answering 401: without credentials, or with the wrong ones, it is reported as refusing
+    the login (and retried); with them it patrols. The password never reaches the database or health."""
+    with RtspServer({"/cam": footage["parked_bike.mp4"]}, credentials="patrol:Cam-s3cret-9") as server:
+        url = server.url("/cam")
+        with_login = url.replace("rtsp://", "rtsp://patrol:Cam-s3cret-9@")
+        sup, health = run_supervisor([
+            camera_entry("login", with_login, BIKE_ZONE),
+            camera_entry("no-login", url, BIKE_ZONE),
+            camera_entry("wrong-login", url.replace("rtsp://", "rtsp://patrol:guess@"), BIKE_ZONE),
+        ])
+        wait_for(lambda: _state(health, "login").samples >= 3, 60, "samples from the camera with its login")
+        for cid in ("no-login", "wrong-login"):
+            wait_for(lambda cid=cid: _state(health, cid).last_error is not None, 30, f"{cid}'s error")
+            state = _state(health, cid)
+            assert state.samples == 0 and state.state in ("offline", "reconnecting")
+            assert "401" in state.last_error or "authoriz" in state.last_error.lower(), state.last_error
+        assert all("Cam-s3cret-9" not in (c.last_error or "") for c in health.snapshot())
+        stored = {c.id: c.url for c in sup.db.list_cameras()}
+        assert stored["login"] == url and "Cam-s3cret-9" not in json.dumps(stored)

@@ -110,6 +110,16 @@ def test_stores_only_connect_and_name_a_database_nobody_migrated(tmp_path):
         assert db.list_cameras() == []
 
 
+def test_a_file_that_is_not_a_database_is_refused_by_name_and_left_as_it_is(tmp_path):
+    garbage = tmp_path / "evidence.db"
+    garbage.write_bytes(bytes(range(256)) * 20)
+    before = garbage.read_bytes()
+    for opener in (open_database, open_centre_store):
+        with pytest.raises(SchemaMismatch, match=rf"{garbage.name} cannot be opened: file is not a database"):
+            opener(f"sqlite:///{garbage}")
+    assert garbage.read_bytes() == before
+
+
 def test_old_edge_database_is_upgraded_with_its_evidence(url):
     ev, other = _make_pre_alembic_e0001(url)
     assert _version(url) is None
@@ -125,6 +135,7 @@ def test_old_edge_database_is_upgraded_with_its_evidence(url):
         assert verify_ledger(db).problems == []  # the hash chain survived the table rebuilds
         # What the newer revisions added works on the old data:
         db.set_clip_state(ev, "purged")  # e0002: the widened CHECK constraint
+        db.set_clip_state(other, "partial")  # e0005: a clip cut off by a power cut
         db.save_camera_status([{"camera_id": "cam-1", "state": "online"}])  # e0003
         with db.write_transaction() as s:  # e0004: the uplink's tables
             s.execute(text("INSERT INTO uplink_cursor (id, ledger_seq) VALUES (1, 0)"))

@@ -3,8 +3,9 @@
 
 An officer signs in through the form, finds the parked-bike event in the queue, plays its clip
 (the H.264 clip really decodes: currentTime advances), confirms it with the C key, opens a case,
-adds the event and downloads the export, which `epatrol verify-export` then passes. A viewer
-pressing C sees the API's 403 message on the page.
+adds the event and downloads the export, which `epatrol verify-export` then passes with the
+box's public key (exports are signed by default). A viewer pressing C sees the API's 403
+message on the page.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 from api_client import sign_in
-from browser import TIMEOUT_MS, open_page, require_chromium
+from browser import TIMEOUT_MS, open_page, require_chromium, wait_until
 from servers import serve_app
 
 from epatrol.api.app import create_app
@@ -99,7 +100,7 @@ def test_officer_plays_confirms_cases_and_exports(site, browser, officer_api, bi
         expect(page.locator('#facts [data-fact="clip_sha256"]')).to_have_text(bike_event["clip_sha256"])
 
         # The snapshot loads and the event's detection boxes are drawn over it; B toggles them.
-        page.wait_for_function("document.querySelector('#snapshot').naturalWidth > 0")
+        wait_until(page, "document.querySelector('#snapshot').naturalWidth > 0")
         expect(page.locator("#boxes rect")).to_have_count(len(bike_event["detections"]))
         page.keyboard.press("b")
         expect(page.locator("#boxes")).to_have_class("boxes off")
@@ -107,14 +108,14 @@ def test_officer_plays_confirms_cases_and_exports(site, browser, officer_api, bi
         expect(page.locator("#boxes")).to_have_class("boxes")
 
         # The clip streams (cookie-authenticated, HTTP Range) and really plays: P is play/pause.
-        page.wait_for_function("document.querySelector('#clip').readyState >= 1")
+        wait_until(page, "document.querySelector('#clip').readyState >= 1")
         duration = page.evaluate("document.querySelector('#clip').duration")
         assert duration > 5, duration
         start = _current_time(page)
         page.keyboard.press("p")
-        page.wait_for_function("document.querySelector('#clip').currentTime > 1.0", timeout=20_000)
+        wait_until(page, "document.querySelector('#clip').currentTime > 1.0", timeout=20_000)
         first = _current_time(page)
-        page.wait_for_function(f"document.querySelector('#clip').currentTime > {first + 0.5}", timeout=20_000)
+        wait_until(page, f"document.querySelector('#clip').currentTime > {first + 0.5}", timeout=20_000)
         later = _current_time(page)
         assert start < first < later, (start, first, later)
         assert page.evaluate("document.querySelector('#clip').videoWidth") > 0  # frames decoded, not just audio
@@ -153,11 +154,14 @@ def test_officer_plays_confirms_cases_and_exports(site, browser, officer_api, bi
         assert download.suggested_filename.startswith(f"case-{case['id']}-") and download.suggested_filename.endswith(".zip")
         package = tmp_path / download.suggested_filename
         download.save_as(str(package))
+        public_key = tmp_path / "export-signing.pub.pem"  # the box's own key, as the API publishes it
+        public_key.write_text(officer_api.get("/api/system/export-key").json()["public_key_pem"])
         check = subprocess.run(
-            [sys.executable, "-m", "epatrol", "verify-export", str(package)], capture_output=True, text=True, timeout=120,
+            [sys.executable, "-m", "epatrol", "verify-export", str(package), "--public-key", str(public_key)],
+            capture_output=True, text=True, timeout=120,
         )
         assert check.returncode == 0, check.stdout + check.stderr
-        assert "intact" in check.stdout
+        assert "intact" in check.stdout and "signature valid" in check.stdout
 
         expect(page.locator("#errors .error")).to_have_count(0)
 

@@ -16,7 +16,7 @@ def test_serve_runs_the_api_and_the_page(tmp_path: Path) -> None:
     config.write_text(yaml.safe_dump({"storage": {"root": str(tmp_path / "data")}, "cameras": [{"id": "cam-1", "name": "东门", "url": "x.mp4"}]}))
     add = subprocess.run(
         [sys.executable, "-m", "epatrol", "user", "add", "-c", str(config), "chief", "--role", "admin", "--password-stdin"],
-        input="chief-pass-1\n", capture_output=True, text=True, timeout=120,
+        input="head-office-pass-1\n", capture_output=True, text=True, timeout=120,
     )
     assert add.returncode == 0, add.stderr
     port = free_port()
@@ -31,7 +31,7 @@ def test_serve_runs_the_api_and_the_page(tmp_path: Path) -> None:
         assert health.json()["cameras"] == ["cam-1"]
         assert "epatrol" in httpx.get(f"{base}/").text
         assert httpx.get(f"{base}/api/events").status_code == 401
-        login = httpx.post(f"{base}/api/auth/login", json={"username": "chief", "password": "chief-pass-1"})
+        login = httpx.post(f"{base}/api/auth/login", json={"username": "chief", "password": "head-office-pass-1"})
         assert login.status_code == 200
         auth = {"Authorization": f"Bearer {login.json()['token']}"}
         assert httpx.get(f"{base}/api/events", headers=auth).json() == {"items": [], "total": 0, "limit": 50, "offset": 0}

@@ -458,7 +458,8 @@ def test_a_second_database_cannot_send_under_a_box_id_already_in_use(patrol, tmp
         other.start()
         wait_for(lambda: other.stats["box_id_taken"] >= 1, 30, "the second database to be refused")
         assert other.stats["sent"] == 0
-        assert outbox.backlog(db)["queued"] > 0  # it keeps everything for when the id is sorted out
+        # It keeps everything for when the id is sorted out: the outbox grows offline after each refusal.
+        wait_for(lambda: outbox.backlog(db)["queued"] > 0, 10, "the refused box's outbox to hold its events")
         # The operator says the new database is the box now: it claims the id and sends what it kept.
         config = tmp_path / "centre.yaml"
         config.write_text(yaml.safe_dump({"database_url": "sqlite:///unused.db", "nats": {"servers": [nats_server.url]}}))

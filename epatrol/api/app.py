@@ -23,11 +23,16 @@ from epatrol.api import (
     routes_system,
     routes_users,
 )
-from epatrol.api.auth import ApiContext
-from epatrol.common.http import install_problem_handlers
+from epatrol.api.auth import SESSION_COOKIE, ApiContext
+from epatrol.common.http import install_problem_handlers, install_web_guard
 from epatrol.common.times import local_zone
+from epatrol.common.web import docs_urls
 from epatrol.config import Config, ConfigError
-from epatrol.evidence.export.signing import SigningKeyError, load_private_key
+from epatrol.evidence.export.signing import (
+    SigningKeyError,
+    export_key_path,
+    load_private_key,
+)
 from epatrol.evidence.store.db import Database
 
 STATIC = Path(__file__).with_name("static")
@@ -39,24 +44,27 @@ dismiss, group confirmed events into cases, export a case as a verifiable zip.
 Sign in with `POST /api/auth/login`; send the returned token as `Authorization: Bearer
 <token>`, or rely on the HttpOnly session cookie the same call sets. Roles: viewer (read),
 officer (review, cases, export), admin (users, audit log, and all an officer may do).
+A change (POST, PUT, PATCH, DELETE) signed in by the cookie must carry this site's own `Origin`
+(a browser sends it) or it is refused with 403; API clients send the bearer token instead.
 """
 
 def create_app(cfg: Config, db: Database | None = None, *, health: Any = None, reload: Any = None) -> FastAPI:
     """``health``: the HealthBoard of cameras running in this process, if any; ``reload``: a
     callable asking that patrol to re-read its configuration."""
     db = db or Database(cfg.database_url)
-    try:
-        key = load_private_key(cfg.review.signing_key) if cfg.review.signing_key else None
-    except SigningKeyError as e:
+    try:  # every export is signed: by the configured key, else the box's own (made at first start)
+        key = load_private_key(export_key_path(cfg.review.signing_key, cfg.storage.root))
+    except (SigningKeyError, OSError) as e:
         raise ConfigError(f"review.signing_key: {e}") from None
     ctx = ApiContext(cfg, db, cfg.storage.root, local_zone(cfg.review.timezone), key, health, reload)
 
-    app = FastAPI(title="epatrol", version=__version__, description=DESCRIPTION)
+    app = FastAPI(title="epatrol", version=__version__, description=DESCRIPTION, **docs_urls(cfg.web))
     app.state.epatrol = ctx
     for module in (routes_auth, routes_events, routes_cases, routes_cameras, routes_users, routes_audit, routes_system):
         app.include_router(module.router)
 
     install_problem_handlers(app)
+    install_web_guard(app, cfg.web, session_cookie=SESSION_COOKIE)  # security headers, cross-site check, proxies
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict:

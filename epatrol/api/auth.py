@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
+from epatrol.common.errors import with_article
 from epatrol.common.http import client_of, utc  # noqa: F401  (the routers take them from here)
 from epatrol.config import Config
 from epatrol.evidence.review import users
@@ -75,7 +76,7 @@ def signed_in(
 def require(role: str):
     def dependency(who: Annotated[Principal, Depends(signed_in)]) -> Principal:
         if not users.has_role(who.role, role):
-            raise HTTPException(403, f"this needs the {role} role; {who.username} is a {who.role}")
+            raise HTTPException(403, f"this needs the {role} role; {who.username} is {with_article(who.role)}")
         return who
 
     dependency.__name__ = f"require_{role}"

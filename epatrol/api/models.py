@@ -10,9 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from epatrol.common.http import MAX_ID
 from epatrol.common.passwords import USERNAME_PATTERN
-
-MAX_ID = 2**31 - 1  # ids beyond this cannot exist; bounding them keeps SQLite from overflowing
 
 
 def _plain_text(value: str) -> str:
@@ -32,7 +31,7 @@ def _text(max_length: int, min_length: int = 0, **kw: Any) -> Any:
 LoginName = _text(64, 1)
 Secret = _text(1024, 1)
 NewUsername = _text(64, 2, pattern=USERNAME_PATTERN)
-NewPassword = _text(1024, 8)
+NewPassword = _text(1024, 1)  # the rules are check_password_policy's, with messages naming each
 Title = _text(200, 1)
 Reason = _text(500)
 Note = _text(4000)
@@ -119,7 +118,8 @@ class EventOut(BaseModel):
     end_reason: str | None
     clip: str | None = Field(description="Path relative to the storage root.")
     clip_sha256: str | None
-    clip_state: Literal["recording", "complete", "failed"]
+    clip_state: Literal["recording", "complete", "partial", "failed", "purged"] = Field(
+        description="partial: cut off by a crash or power cut; what was recorded up to the cut is the clip.")
     clip_url: str | None = Field(description="Streams the clip (HTTP Range supported).")
     snapshot: str | None
     snapshot_sha256: str | None

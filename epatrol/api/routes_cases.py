@@ -125,8 +125,8 @@ def close_case(case_id: CaseId, request: Request, ctx: Ctx, who: Officer, body: 
 })
 def export_case(case_id: CaseId, request: Request, ctx: Ctx, who: Officer) -> FileResponse:
     """A zip with the clips, snapshots, one JSON record per event, case.json and a manifest
-    of SHA-256 hashes, signed with Ed25519 when a signing key is configured. 409 when a
-    clip or snapshot no longer matches its recorded hash."""
+    of SHA-256 hashes, signed with Ed25519 when a signing key is configured. 409 when the
+    case has no events, or a clip or snapshot no longer matches its recorded hash."""
     fd, name = tempfile.mkstemp(prefix=f"epatrol-case-{case_id}-", suffix=".zip")
     os.close(fd)
     out = FsPath(name)

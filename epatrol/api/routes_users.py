@@ -27,7 +27,8 @@ def list_users(ctx: Ctx, _: Admin) -> list[dict]:
 
 @router.post("", status_code=201, response_model=UserOut, responses=CONFLICT)
 def create_user(body: UserIn, request: Request, ctx: Ctx, who: Admin) -> dict:
-    """Passwords: 8 to 1024 characters, not the username; stored as scrypt hashes."""
+    """Passwords: 10 to 1024 characters, not the username, not a run, repeat or common password
+    (422 naming the rule); stored as scrypt hashes."""
     u = users.create_user(ctx.db, body.username, body.password, body.role)
     audit.record(ctx.db, "user.create", who.username, target=f"user:{u.username}", detail={"role": u.role}, client=client_of(request))
     return _out(u)

@@ -3,7 +3,8 @@
 (街长, bound to a street: sees that street's cases and statistics), admin (users, audit trail).
 
 Passwords use the edge's scrypt hashing (epatrol.common.passwords) and the edge's username and
-password rules; tokens are random and stored only as their SHA-256, as on the edge.
+password rules; tokens are random and stored only as their SHA-256, as on the edge. The last
+active admin cannot be demoted or disabled.
 """
 
 from __future__ import annotations
@@ -21,18 +22,19 @@ from sqlalchemy import (
     Integer,
     String,
     delete,
+    func,
     select,
     update,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from epatrol.centre.base import CentreBase
-from epatrol.common.errors import Conflict, Invalid, NotFound
+from epatrol.common.errors import Conflict, Invalid, NotFound, with_article
 from epatrol.common.passwords import (
     MAX_TOKEN_CHARS,
-    MIN_PASSWORD_CHARS,
     USERNAME_PATTERN,
     check_password,
+    check_password_policy,
     dummy_hash,
     hash_password,
 )
@@ -84,11 +86,8 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def create_user(store, username: str, password: str, role: str, *, departments: dict | None = None,
-                department: str | None = None, street: str | None = None, now: datetime) -> Person:
-    """``departments``: the configured codes a handler may be bound to."""
-    if not re.fullmatch(USERNAME_PATTERN, username):
-        raise Invalid("a username is 2-64 characters: lower-case letters, digits, '.', '_' or '-'")
+def _check_binding(role: str, department: str | None, street: str | None, departments: dict | None) -> None:
+    """A handler is bound to a (known) department, a street chief to a street, nobody else to either."""
     if role not in CENTRE_ROLES:
         raise Invalid(f"role must be one of {', '.join(CENTRE_ROLES)}, got {role!r}")
     if role == "handler":
@@ -97,21 +96,64 @@ def create_user(store, username: str, password: str, role: str, *, departments: 
         if departments is not None and department not in departments:
             raise Invalid(f"department: unknown department {department!r} (known: {', '.join(sorted(departments))})")
     elif department:
-        raise Invalid(f"department: only handlers are bound to a department, not a {role}")
+        raise Invalid(f"department: only handlers are bound to a department, not {with_article(role)}")
     if role == "street_chief":
         if not street:
             raise Invalid("street: a street chief is bound to a street")
     elif street:
-        raise Invalid(f"street: only street chiefs are bound to a street, not a {role}")
-    if not MIN_PASSWORD_CHARS <= len(password) <= 1024 or password.lower() == username.lower():
-        raise Invalid(f"password: {MIN_PASSWORD_CHARS} to 1024 characters, not the username")
-    hashed = hash_password(password)
+        raise Invalid(f"street: only street chiefs are bound to a street, not {with_article(role)}")
+
+
+def create_user(store, username: str, password: str, role: str, *, departments: dict | None = None,
+                department: str | None = None, street: str | None = None, now: datetime) -> Person:
+    """``departments``: the configured codes a handler may be bound to."""
+    if not re.fullmatch(USERNAME_PATTERN, username):
+        raise Invalid("a username is 2-64 characters: lower-case letters, digits, '.', '_' or '-'")
+    _check_binding(role, department, street, departments)
+    hashed = hash_password(check_password_policy(password, username))
     with store.write() as s:
         if s.scalar(select(CentreUser.id).where(CentreUser.username == username)) is not None:
             raise Conflict(f"user {username!r} already exists")
         s.add(CentreUser(username=username, role=role, department=department, street=street,
                          password_hash=hashed, disabled=False, created_at=now))
     return Person(username, role, department, street)
+
+
+def update_user(store, username: str, *, role: str | None = None, password: str | None = None,
+                disabled: bool | None = None, department: str | None = None, street: str | None = None,
+                departments: dict | None = None, now: datetime) -> Person:
+    """Change a user's role (with its department or street), password or disabled flag. A new
+    password or disabling signs the user out everywhere; the last active admin cannot be demoted
+    or disabled. Without a new role, the department or street given replaces the current one; a
+    new role keeps the binding only if given again."""
+    hashed = hash_password(check_password_policy(password, username)) if password is not None else None
+    with store.write() as s:
+        user = s.scalar(select(CentreUser).where(CentreUser.username == username))
+        if user is None:
+            raise NotFound(f"no user named {username!r}")
+        if role is not None or department is not None or street is not None:
+            new_role = role or user.role
+            same = new_role == user.role
+            new_department = department if department is not None else (user.department if same else None)
+            new_street = street if street is not None else (user.street if same else None)
+            _check_binding(new_role, new_department, new_street, departments)
+        else:
+            new_role, new_department, new_street = user.role, user.department, user.street
+        if user.role == "admin" and not user.disabled and (new_role != "admin" or disabled is True):
+            admins = s.scalar(select(func.count()).select_from(CentreUser)
+                              .where(CentreUser.role == "admin", CentreUser.disabled.is_(False)))
+            if admins <= 1:
+                raise Conflict(f"{username!r} is the last active admin and cannot be demoted or disabled; "
+                               "make another admin first")
+        user.role, user.department, user.street = new_role, new_department, new_street
+        if disabled is not None:
+            user.disabled = disabled
+        if hashed is not None:
+            user.password_hash = hashed
+        if hashed is not None or disabled:
+            s.execute(update(CentreToken).where(CentreToken.user_id == user.id, CentreToken.revoked_at.is_(None))
+                      .values(revoked_at=now))
+        return _person(user)
 
 
 def list_users(store) -> list[Person]:

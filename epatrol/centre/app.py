@@ -26,11 +26,12 @@ from epatrol.centre import (
     routes_stats,
     workflow,
 )
-from epatrol.centre.auth import CentreContext
+from epatrol.centre.auth import SESSION_COOKIE, CentreContext
 from epatrol.centre.config import CentreConfig
 from epatrol.centre.store import CentreStore
-from epatrol.common.http import install_problem_handlers
+from epatrol.common.http import install_problem_handlers, install_web_guard
 from epatrol.common.times import local_zone, utcnow
+from epatrol.common.web import docs_urls
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")
@@ -39,7 +40,9 @@ DESCRIPTION = """\
 The command centre: cases from every box's confirmed events, dispatched (派遣) to departments,
 handled (处置), re-inspected by the camera (核查) and closed (结案) or reopened (回头看);
 statistics for assessment (考核). Roles: dispatcher, handler (one department), street_chief
-(one street), admin (users, audit trail). Sign in with `POST /api/auth/login`.
+(one street), admin (users, audit trail). Sign in with `POST /api/auth/login`; send the token as
+`Authorization: Bearer <token>`, or rely on the session cookie, in which case a change must carry
+this site's own `Origin` (a browser sends it) or it is refused with 403.
 """
 
 
@@ -91,13 +94,16 @@ def create_centre_app(cfg: CentreConfig, store: CentreStore | None = None, *,
         finally:
             ticker.stop()
 
-    app = FastAPI(title="epatrol centre", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="epatrol centre", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  **docs_urls(cfg.web))
     app.state.centre = ctx
     app.state.ticker = ticker
+    app.state.login_throttle = routes_auth.new_throttle(cfg.auth, clock)  # sign-in lockout (centre.yaml auth:)
     for module in (routes_auth, routes_cases, routes_stats, routes_admin):
         app.include_router(module.router)
 
     install_problem_handlers(app)
+    install_web_guard(app, cfg.web, session_cookie=SESSION_COOKIE)  # security headers, cross-site check, proxies
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, Any]:

@@ -19,6 +19,7 @@ from epatrol.centre import accounts
 from epatrol.centre.accounts import Person
 from epatrol.centre.config import CentreWorkflow
 from epatrol.centre.store import CentreStore
+from epatrol.common.errors import with_article
 
 SESSION_COOKIE = "epatrol_centre_session"
 
@@ -65,7 +66,7 @@ def signed_in(
 def role_in(*roles: str):
     def dependency(who: Annotated[Who, Depends(signed_in)]) -> Person:
         if who.person.role not in roles:
-            raise HTTPException(403, f"this needs the role {' or '.join(roles)}; {who.person.username} is a {who.person.role}")
+            raise HTTPException(403, f"this needs the role {' or '.join(roles)}; {who.person.username} is {with_article(who.person.role)}")
         return who.person
 
     dependency.__name__ = "role_" + "_".join(roles)

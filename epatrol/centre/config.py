@@ -1,6 +1,7 @@
 """The centre's settings: centre.yaml for `epatrol centre` (CentreConfig, load_centre_config):
-its database, the NATS link to the boxes, and the workflow section: departments, who answers
-for each violation, deadlines, reminders, escalation, recurrence and time zone.
+its database, the NATS link to the boxes, the sign-in lockout (auth), and the workflow section:
+departments, who answers for each violation, deadlines, reminders, escalation, recurrence and
+time zone.
 
 Workflow defaults follow the district plan's lead units. A violation given in the file is merged
 over its default, so `parked_bikes: {deadline_s: 3600}` keeps the departments. Unknown keys are
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from epatrol.common.web import WebSettings
 from epatrol.common.yaml_file import read_yaml, relative_to, validate
 
 CODE = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -129,13 +131,24 @@ class CentreNats(_Section):
     tls_ca: Path | None = Field(None, description="CA certificate (PEM) of the NATS server's certificate, for tls:// servers; relative to the config file.")
 
 
+class CentreAuth(_Section):
+    """Sign-ins to the centre's API: the lockout against password guessing (epatrol.common.throttle)."""
+
+    login_max_failures: int = Field(5, ge=1, le=1000, description="Wrong passwords for one username within login_window_s that lock the account for login_lockout_s (sign-ins answer 429).")
+    login_client_max_failures: int = Field(20, ge=1, le=100_000, description="Wrong passwords from one client address (any usernames) within login_window_s that lock that client out for login_lockout_s.")
+    login_window_s: float = Field(900, gt=0, le=86400, description="The window in which failed sign-ins are counted.")
+    login_lockout_s: float = Field(900, gt=0, le=86400, description="How long a locked account or client is refused.")
+
+
 class CentreConfig(_Section):
     """centre.yaml: the command centre (`epatrol centre`)."""
 
     database_url: str = Field(min_length=1, description="SQLAlchemy URL of the centre's database (PostgreSQL in production).")
     nats: CentreNats = Field(default_factory=CentreNats)
     workflow: CentreWorkflow = Field(default_factory=CentreWorkflow, description="The closed loop: departments, deadlines, escalation.")
+    auth: CentreAuth = Field(default_factory=CentreAuth, description="Sign-ins: the lockout after repeated wrong passwords.")
     evidence_dir: Path | None = Field(None, description="Also keep a copy of every verified clip and snapshot here, named by its object key.")
+    web: WebSettings = Field(default_factory=WebSettings, description="How the web app is served: TLS, trusted proxies, /docs (epatrol/common/web.py).")
 
 
 def load_centre_config(path: Path | str) -> CentreConfig:
@@ -146,4 +159,5 @@ def load_centre_config(path: Path | str) -> CentreConfig:
     return cfg.model_copy(update={
         "evidence_dir": rel(cfg.evidence_dir),
         "nats": cfg.nats.model_copy(update={"tls_ca": rel(cfg.nats.tls_ca)}),
+        "web": cfg.web.relative_to(rel),
     })

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -12,8 +12,10 @@ from epatrol.centre import views, workflow
 from epatrol.centre.auth import Anyone, Ctx, Dispatcher, Handler
 from epatrol.centre.cases import CASE_STATES, CaseHandling, CentrePhoto
 from epatrol.common.errors import NotFound
+from epatrol.common.http import MAX_ID
 
 router = APIRouter(prefix="/api", tags=["cases"])
+CaseId = Annotated[int, Path(ge=1, le=MAX_ID, description="Case id.")]
 
 
 @router.get("/departments")
@@ -46,7 +48,7 @@ def list_cases(
 
 
 @router.get("/cases/{case_id}")
-def get_case(case_id: int, ctx: Ctx, who: Anyone) -> dict:
+def get_case(case_id: CaseId, ctx: Ctx, who: Anyone) -> dict:
     with ctx.store.read() as s:
         return views.case_detail(s, who, case_id, ctx.workflow, ctx.zone, ctx.clock())
 
@@ -57,7 +59,7 @@ class DispatchIn(BaseModel):
 
 
 @router.post("/cases/{case_id}/dispatch")
-def dispatch(case_id: int, body: DispatchIn, ctx: Ctx, who: Dispatcher) -> dict:
+def dispatch(case_id: CaseId, body: DispatchIn, ctx: Ctx, who: Dispatcher) -> dict:
     now = ctx.clock()
     with ctx.store.write() as s:
         workflow.dispatch(s, ctx.workflow, case_id, who, now, body.departments, body.note)
@@ -66,7 +68,7 @@ def dispatch(case_id: int, body: DispatchIn, ctx: Ctx, who: Dispatcher) -> dict:
 
 @router.post("/cases/{case_id}/handle")
 async def handle(
-    case_id: int, ctx: Ctx, who: Handler,
+    case_id: CaseId, ctx: Ctx, who: Handler,
     note: Annotated[str, Form(min_length=1, max_length=4000)],
     photo: Annotated[UploadFile, File(description="JPEG or PNG of the place after handling.")],
 ) -> dict:
@@ -82,7 +84,7 @@ async def handle(
 
 
 @router.get("/cases/{case_id}/photos/{sha256}", response_class=Response)
-def photo(case_id: int, sha256: str, ctx: Ctx, who: Anyone) -> Response:
+def photo(case_id: CaseId, sha256: str, ctx: Ctx, who: Anyone) -> Response:
     with ctx.store.read() as s:
         views.visible_case(s, who, case_id)
         used = s.scalar(select(CaseHandling.id).where(CaseHandling.case_id == case_id, CaseHandling.photo_sha256 == sha256))

@@ -91,11 +91,13 @@ def month_bounds(month: str, zone: tzinfo | None) -> tuple[datetime, datetime]:
     try:
         year, mon = (int(x) for x in month.split("-"))
         start = datetime(year, mon, 1)
+        end = datetime(year + (mon == 12), mon % 12 + 1, 1)
+        local = zone or datetime.now().astimezone().tzinfo
+        return start.replace(tzinfo=local).astimezone(timezone.utc), end.replace(tzinfo=local).astimezone(timezone.utc)
     except ValueError:
         raise Invalid(f"month: expected YYYY-MM, got {month!r}") from None
-    end = datetime(year + (mon == 12), mon % 12 + 1, 1)
-    local = zone or datetime.now().astimezone().tzinfo
-    return start.replace(tzinfo=local).astimezone(timezone.utc), end.replace(tzinfo=local).astimezone(timezone.utc)
+    except OverflowError:  # year 1 or 9999 shifted by the zone leaves the calendar
+        raise Invalid(f"month: {month} is out of range") from None
 
 
 def report(cases: list[CentreCase]) -> dict[str, Any]:

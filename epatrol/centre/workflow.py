@@ -33,7 +33,7 @@ from epatrol.centre.cases import (
 )
 from epatrol.centre.config import CentreWorkflow
 from epatrol.centre.records import CentreEvent, CentreInspection
-from epatrol.common.errors import Conflict, Invalid, NotFound
+from epatrol.common.errors import Conflict, Invalid, NotFound, with_article
 
 _TICK_LOCK = 0x65706174 + 1  # a PostgreSQL advisory lock key of its own (migrations use the one before)
 
@@ -105,7 +105,7 @@ def dispatch(s: Session, wf: CentreWorkflow, case_id: int, who: Person, now: dat
              departments: list[str] | None = None, note: str | None = None) -> CentreCase:
     """Send a filed case to ``departments`` (default: the violation's lead and assistants)."""
     if who.role != "dispatcher":
-        raise Conflict(f"only a dispatcher dispatches; {who.username} is a {who.role}")
+        raise Conflict(f"only a dispatcher dispatches; {who.username} is {with_article(who.role)}")
     case = _case(s, case_id, lock=True, with_departments=True)
     if case.state != "filed":
         raise Conflict(f"case {case_id} is {case.state}, not filed: it was dispatched already")
@@ -137,7 +137,7 @@ def store_photo(s: Session, data: bytes, content_type: str, who: Person, now: da
     if magic is None:
         raise Invalid(f"photo: must be one of {', '.join(PHOTO_TYPES)}, got {content_type!r}")
     if not data.startswith(magic):
-        raise Invalid(f"photo: the bytes are not a {content_type} image")
+        raise Invalid(f"photo: the bytes are not {with_article(content_type)} image")
     if len(data) > max_bytes:
         raise Invalid(f"photo: {len(data)} bytes is over the limit of {max_bytes}")
     digest = hashlib.sha256(data).hexdigest()
@@ -151,7 +151,7 @@ def store_photo(s: Session, data: bytes, content_type: str, who: Person, now: da
 def handle(s: Session, case_id: int, who: Person, now: datetime, note: str, photo_sha256: str) -> CentreCase:
     """The department reports it handled; the box is asked to re-inspect (核查) at once."""
     if who.role != "handler":
-        raise Conflict(f"only a department handler reports a case handled; {who.username} is a {who.role}")
+        raise Conflict(f"only a department handler reports a case handled; {who.username} is {with_article(who.role)}")
     case = _case(s, case_id, lock=True, with_departments=True)
     if who.department not in {d.department for d in case.departments}:
         raise NotFound(f"no case {case_id}")  # not theirs: do not reveal that it exists

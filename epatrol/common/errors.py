@@ -28,3 +28,8 @@ class ConfigError(Exception):
 class SchemaMismatch(Exception):
     """A database this epatrol cannot use as it is (made by another version, or not yet
     migrated); the message names what differs and what to do."""
+
+
+def with_article(word: str) -> str:
+    """``word`` after "a" or "an" as it is said: "an admin", "an officer", "a viewer", "a handler"."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"

@@ -11,6 +11,7 @@ every duration in seconds (*_s), errors naming the field path (ConfigError).
     review.py      review
     notify.py      notify
     uplink.py      uplink
+    web.py         web (TLS, trusted proxies, API docs; the fields are epatrol/common/web.py's)
     loading.py     parse_config, load_config, json_schema
 
 Read by the whole box; imports nothing from epatrol but common/. The centre's settings are
@@ -42,6 +43,7 @@ from epatrol.config.violations import (
     ViolationRules,
     Violations,
 )
+from epatrol.config.web import Web
 
 __all__ = [
     "Camera",
@@ -69,6 +71,7 @@ __all__ = [
     "Violation",
     "ViolationRules",
     "Violations",
+    "Web",
     "WebhookTarget",
     "Window",
     "Zone",

@@ -14,6 +14,7 @@ from epatrol.config.schedules import SiteSchedules
 from epatrol.config.storage import Evidence, Retention, Storage
 from epatrol.config.uplink import Uplink
 from epatrol.config.violations import Violations
+from epatrol.config.web import Web
 
 
 class Config(Section):
@@ -29,6 +30,7 @@ class Config(Section):
     review: Review = Field(default_factory=Review)
     sites: dict[Site, SiteSchedules] = Field(default_factory=dict, description="Default active windows per site type and violation.")
     uplink: Uplink | None = Field(None, description="Send events and evidence to the command centre.")
+    web: Web = Field(default_factory=Web, description="How the API and review page are served: TLS, trusted proxies, /docs.")
 
     @model_validator(mode="after")
     def _unique_camera_ids(self) -> Config:

@@ -28,6 +28,7 @@ def _resolve_relative(cfg: Config, base: Path) -> Config:
             "models": cfg.models.model_copy(update={"dir": rel(cfg.models.dir)}),
             "review": cfg.review.model_copy(update={"signing_key": rel(cfg.review.signing_key)}),
             "uplink": cfg.uplink and cfg.uplink.model_copy(update={"tls_ca": rel(cfg.uplink.tls_ca)}),
+            "web": cfg.web.relative_to(rel),
             "cameras": cameras,
             "violations": cfg.violations.model_copy(update={"open_burning": burning.model_copy(update={"decision": rel(burning.decision)})}),
         }

@@ -1,4 +1,4 @@
-"""The `review:` section: officer sign-ins, local time, and signing of case exports."""
+"""The `review:` section: officer sign-ins (and their lockout), local time, and signing of case exports."""
 
 from __future__ import annotations
 
@@ -15,7 +15,11 @@ class Review(Section):
 
     timezone: str | None = Field(None, description="IANA time zone for local times in the API and case exports (default: the box's zone).")
     session_ttl_s: float = Field(8 * 3600, ge=60, le=30 * 86400, description="How long a sign-in (token or cookie) lasts.")
-    signing_key: Path | None = Field(None, description="Ed25519 private key (PEM) that signs case exports; relative to the config file.")
+    login_max_failures: int = Field(5, ge=1, le=1000, description="Wrong passwords for one username within login_window_s that lock the account for login_lockout_s (sign-ins answer 429).")
+    login_client_max_failures: int = Field(20, ge=1, le=100_000, description="Wrong passwords from one client address (any usernames) within login_window_s that lock that client out for login_lockout_s.")
+    login_window_s: float = Field(900, gt=0, le=86400, description="The window in which failed sign-ins are counted.")
+    login_lockout_s: float = Field(900, gt=0, le=86400, description="How long a locked account or client is refused.")
+    signing_key: Path | None = Field(None, description="Ed25519 private key (PEM) that signs case exports; relative to the config file. Unset: the box's own key, <storage>/keys/export-signing.pem, made at first start.")
 
     @field_validator("timezone")
     @classmethod

@@ -76,7 +76,7 @@ export class EventView {
       fact("dwell", duration(d.dwell_s), d.count !== undefined ? ` · ${t("count")} ${d.count}` : ""),
       fact("detections", dets),
       fact("model", `${ev.model} `, h("code", { class: "hash", title: `SHA-256 ${ev.model_sha256}` }, `sha256 ${ev.model_sha256}`)),
-      fact("clip_sha256", hash(ev.clip_sha256)),
+      fact("clip_sha256", hash(ev.clip_sha256), ev.clip_state === "partial" ? h("small", { class: "partial" }, ` · ${t("clip_state_partial")}`) : ""),
       fact("snapshot_sha256", hash(ev.snapshot_sha256)),
       fact("cases_of_event", ev.case_ids.length ? ev.case_ids.map((c) => `#${c}`).join(", ") : t("none")),
     );

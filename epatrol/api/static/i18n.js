@@ -42,6 +42,7 @@ const LABELS = {
   no_snapshot: ["无抓拍图", "No snapshot"],
   clip_state_recording: ["录制中", "still recording"],
   clip_state_failed: ["录制失败", "recording failed"],
+  clip_state_partial: ["录制中断，仅含中断前的画面", "partial: recording cut off, plays up to the cut"],
   camera_name: ["摄像头", "Camera"],
   started_at: ["开始时间", "Onset"],
   alerted_at: ["告警时间", "Alerted"],

@@ -133,6 +133,7 @@ def _event_json(ev: EventView, files: dict, entries: list, reviews: list, zone: 
         "detections": ev.detections,
         "details": ev.details,
         "clip": file_json("clip"),
+        "clip_state": ev.clip_state,  # partial: cut off by a crash or power cut, plays up to the cut
         "snapshot": file_json("snapshot"),
         "reviews": [review_json(r, zone) for r in reviews],
         "ledger": entries,
@@ -151,12 +152,15 @@ def build_case_export(
 ) -> dict[str, Any]:
     """Write case ``case_id``'s package to ``out`` and return its manifest.
 
-    Raises NotFound for an unknown case and Conflict when evidence fails its checksum or is
-    missing; ``out`` is removed then, so no partial package is left behind."""
+    Raises NotFound for an unknown case, Conflict for a case with no events (nothing to hand
+    over) and Conflict when evidence fails its checksum or is missing; ``out`` is removed then,
+    so no partial package is left behind."""
     case = cases.get_case(db, case_id)
     now = utcnow()
     views = [db.get_event(eid) for eid in case.event_ids]
     events = [ev for ev in views if ev is not None]
+    if not events:
+        raise Conflict(f"case {case_id} has no events to export")
     files, history = _evidence_rows(db, [ev.id for ev in events])
     pkg = _Package(out, now)
     try:

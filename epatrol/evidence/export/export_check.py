@@ -1,6 +1,10 @@
 """Checking a case export (``epatrol verify-export``): is every file there, unchanged, nothing
 added, and, given the exporter's public key, is the manifest signed by it?
 
+The hashes only show the files agree with the manifest: whoever alters a clip can re-hash the
+event record and the manifest to match. Only the signature, checked with a public key obtained
+apart from the zip, proves where the package came from (``ExportReport.origin_proven``).
+
 An archive with a dangerous entry name (absolute, ``..``, a backslash or drive letter, a
 symlink, a duplicate) is refused before anything in it is read.
 """
@@ -46,6 +50,11 @@ class ExportReport:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def origin_proven(self) -> bool:
+        """Intact and signed by the key it was checked with; without a key, never."""
+        return self.ok and self.signature_ok is True
 
 
 def unsafe_name(name: str) -> str | None:

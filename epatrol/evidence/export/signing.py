@@ -1,6 +1,9 @@
 """Ed25519 signatures over case-export manifests (``cryptography``).
 
-Keys are PEM files as OpenSSL writes them::
+Every export is signed. Without ``review.signing_key`` the box makes its own key at first start,
+``<storage>/keys/export-signing.pem`` (mode 0600) with ``export-signing.pub.pem`` beside it;
+`epatrol export-key` prints the public key and its fingerprint for whoever checks exports.
+A configured key is a PEM file as OpenSSL writes them::
 
     openssl genpkey -algorithm ed25519 -out export-key.pem          # private, stays on the box
     openssl pkey -in export-key.pem -pubout -out export-key.pub.pem  # public, for whoever checks
@@ -11,6 +14,8 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import os
+import tempfile
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -21,6 +26,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 ALGORITHM = "Ed25519"
+DEFAULT_KEY = Path("keys") / "export-signing.pem"  # under the storage root
+DEFAULT_PUBLIC_KEY = Path("keys") / "export-signing.pub.pem"
 
 
 class SigningKeyError(Exception):
@@ -71,3 +78,42 @@ def check(key: Ed25519PublicKey, data: bytes, signature_file: bytes) -> bool:
     except (InvalidSignature, binascii.Error, ValueError):
         return False
     return True
+
+
+def public_pem(key: Ed25519PublicKey) -> str:
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")
+
+
+def _create_once(path: Path, data: bytes, mode: int) -> bool:
+    """Write ``path`` whole, with ``mode``, unless it exists; False if another process was first."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        os.write(fd, data)
+        os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        try:
+            os.link(tmp, path)  # atomic, and never replaces a key that exists
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        os.unlink(tmp)
+
+
+def export_key_path(configured: Path | None, storage_root: Path) -> Path:
+    """The private key that signs exports: the configured one, else the box's own under the storage
+    root, made (with its public key beside it) the first time it is needed."""
+    if configured is not None:
+        return Path(configured)
+    path, public = Path(storage_root) / DEFAULT_KEY, Path(storage_root) / DEFAULT_PUBLIC_KEY
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        key = Ed25519PrivateKey.generate()
+        _create_once(path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()), 0o600)
+    if not public.exists():  # made with the key; remade from it if someone deleted it
+        _create_once(public, public_pem(load_private_key(path).public_key()).encode("ascii"), 0o644)
+    return path

@@ -15,6 +15,7 @@ from epatrol.evidence.recording.paths import resolve
 from epatrol.evidence.store import ledger
 from epatrol.evidence.store.db import Database
 from epatrol.evidence.store.ledger import ChainProblem
+from epatrol.evidence.store.schema import Event
 from epatrol.evidence.store.states import TRACKED, state_of, subject_of
 
 # 'bad-path': the stored path would leave the storage root (a tampered row); the file is
@@ -100,3 +101,11 @@ def _compare(subject: str, state: dict, entry: tuple[int, str] | None) -> ChainP
     now = json.loads(current)
     fields = sorted(k for k in set(now) | set(recorded) if now.get(k) != recorded.get(k))
     return ChainProblem(seq, subject, f"the row differs from its newest ledger entry in: {', '.join(fields)}")
+
+
+def partial_clips(db: Database) -> list[int]:
+    """Events whose clip was cut off by a crash or power cut and registered at the next start
+    (clip state `partial`): their files are hashed like any other; listed so nobody mistakes
+    the short clip for a fault."""
+    with db.read_session() as s:
+        return list(s.scalars(select(Event.id).where(Event.clip_state == "partial").order_by(Event.id)))

@@ -1,16 +1,20 @@
 """Evidence clips: the camera's own H.264 packets remuxed into an mp4, never decoded or
 re-encoded, so the clip is bit-for-bit what the camera sent (and costs almost no CPU).
 
-The file is written as ``<name>.mp4.part`` and renamed when complete: a clip that exists
-under its final name is always whole and playable.
+The mp4 is fragmented (an empty index up front, then a self-describing fragment at least every
+second and at every keyframe), and each fragment is flushed and fsync'd as it is written: if
+the process is killed or the power fails, everything up to the last fragment plays. The file
+is written as ``<name>.mp4.part`` and renamed when closed; recovery.py registers a cut-off
+``.part`` that still decodes as a *partial* clip (``probe_clip`` says how much it holds).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -18,10 +22,23 @@ from typing import Any
 import av
 
 from epatrol.common.hashing import sha256_file
-from epatrol.evidence.recording.paths import publish
+from epatrol.evidence.recording.paths import fsync_dir, publish
 from epatrol.streams.packets import EncodedPacket, StreamInfo
 
 log = logging.getLogger(__name__)
+
+# The mp4 muxer's options. frag_keyframe+empty_moov: no index at the end to lose, a fragment per
+# keyframe; frag_duration: and at least one a second (a camera's GOP may be many seconds);
+# default_base_moof: fragments self-contained (what browsers and MSE expect); flush_packets:
+# each fragment goes to the file as soon as it is complete, not when an I/O buffer fills.
+MUXER_OPTIONS = {
+    "movflags": "frag_keyframe+empty_moov+default_base_moof",
+    "frag_duration": "1000000",  # microseconds
+    "flush_packets": "1",
+}
+# The clip's own record of when its first packet arrived (mp4 `comment`; creation_time keeps whole seconds only).
+START_TAG = "comment"
+_START_PREFIX = "epatrol: first packet at "
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +98,14 @@ class ClipWriter:
         self._state = "open"
 
         self.final_path.parent.mkdir(parents=True, exist_ok=True)
-        # faststart moves the index to the front so browsers can seek before the download
-        # ends; the muxer's second pass rewrites the .part file in place, before the rename.
-        self._out = av.open(
-            str(self.part_path), "w", format="mp4", container_options={"movflags": "+faststart"}
-        )
+        self._fd: int | None = None
+        self._synced = 0  # bytes of the .part file known to be on disk
+        self._out = av.open(str(self.part_path), "w", format="mp4", options=dict(MUXER_OPTIONS))
         try:
+            # Written with the (empty) index, before any packet: survives a cut like the rest.
+            first_utc = preroll[0].utc.astimezone(timezone.utc)
+            self._out.metadata["creation_time"] = first_utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            self._out.metadata[START_TAG] = _START_PREFIX + first_utc.isoformat()
             # opaque=True reuses the template's own (decoder) codec; the default for video
             # looks up an *encoder* for the codec name, which a decoder-only build lacks.
             self._stream = self._out.add_stream_from_template(info.template, opaque=True)
@@ -111,11 +130,13 @@ class ClipWriter:
             raise RuntimeError(f"clip writer is {self._state}")
         self._state = "closed"
         try:
-            self._out.close()  # writes the trailer (moov), then the faststart pass
+            self._out.close()  # writes the last fragment and the trailer (the fragments' index)
             publish(self.part_path, self.final_path)
         except BaseException:
             self.part_path.unlink(missing_ok=True)
             raise
+        finally:
+            self._close_fd()
         assert self._first is not None and self._max_utc is not None
         frame = timedelta(seconds=float(self._ticks * self._tb)) if self._ticks else timedelta(0)
         return ClipFile(
@@ -140,7 +161,24 @@ class ClipWriter:
                 out.close()
             except Exception:  # the file is being thrown away; a muxer error changes nothing
                 log.debug("error closing aborted clip %s", self.part_path, exc_info=True)
+        self._close_fd()
         self.part_path.unlink(missing_ok=True)
+
+    def _close_fd(self) -> None:
+        if getattr(self, "_fd", None) is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def _sync(self) -> None:
+        """Make each fragment durable once the muxer has written it (about once a second)."""
+        if self._fd is None:  # the muxer creates the file with its first write
+            self._fd = os.open(self.part_path, os.O_RDONLY)  # fsync flushes the file, whichever fd
+        size = os.fstat(self._fd).st_size
+        if size > self._synced:
+            os.fsync(self._fd)
+            if not self._synced:
+                fsync_dir(self.part_path.parent)  # the .part's own name, once
+            self._synced = size
 
     def _write(self, p: EncodedPacket) -> None:
         pts, dts = self._timestamps(p)
@@ -157,6 +195,7 @@ class ClipWriter:
         pkt.time_base = self._tb  # the muxer rescales to the mp4 track's time base
         pkt.stream = self._stream
         self._out.mux(pkt)
+        self._sync()
 
         self._count += 1
         self._max_time_s = max(self._max_time_s, p.time_s)
@@ -186,3 +225,71 @@ class ClipWriter:
                 pts = max(pts, dts)
         self._last_pts, self._last_dts = pts, dts
         return pts, dts
+
+
+@dataclass(frozen=True, slots=True)
+class ClipProbe:
+    """What a clip file holds, found by decoding it (recovery of a clip cut off mid-write)."""
+
+    frames: int  # frames that decode
+    seconds: float  # media time they cover: first frame to the end of the last one
+    start_utc: datetime | None  # ingest time of the first packet, from the clip's own metadata
+    finished: bool  # the muxer wrote its trailer: the clip was closed, not cut off
+    damaged_packets: int  # packets that would not decode (a torn last fragment)
+
+
+def _finished(path: Path) -> bool:
+    # A closed fragmented mp4 ends with the fragment index (mfra), whose last box is a 16-byte mfro.
+    try:
+        with open(path, "rb") as f:
+            f.seek(-16, os.SEEK_END)
+            tail = f.read(16)
+    except OSError:
+        return False
+    return tail[4:8] == b"mfro"
+
+
+def _start_of(metadata: dict[str, str]) -> datetime | None:
+    text = metadata.get(START_TAG, "")
+    if not text.startswith(_START_PREFIX):
+        return None
+    try:
+        t = datetime.fromisoformat(text[len(_START_PREFIX):])
+    except ValueError:
+        return None
+    return t if t.tzinfo is not None else None
+
+
+def probe_clip(path: Path) -> ClipProbe | None:
+    """Decode the whole clip, counting what decodes; None if it cannot be opened or has no video.
+
+    A clip cut off by a crash or power failure may end in a torn fragment: packets that fail
+    to decode are counted and skipped, and the first demux error ends the walk."""
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, OSError, ValueError):
+        return None
+    with container:
+        if not container.streams.video:
+            return None
+        stream = container.streams.video[0]
+        frames = damaged = 0
+        first = last = None
+        try:
+            for packet in container.demux(stream):
+                try:
+                    decoded = packet.decode()
+                except av.FFmpegError:
+                    damaged += 1
+                    continue
+                for frame in decoded:
+                    if frame.time is None:
+                        continue
+                    frames += 1
+                    first = frame.time if first is None else min(first, frame.time)
+                    last = frame.time if last is None else max(last, frame.time)
+        except av.FFmpegError:
+            damaged += 1
+        step = float(1 / stream.average_rate) if stream.average_rate else 0.0
+        seconds = 0.0 if first is None else last - first + step
+        return ClipProbe(frames, seconds, _start_of(dict(container.metadata)), _finished(Path(path)), damaged)

@@ -17,7 +17,7 @@ from epatrol.evidence.store.schema import AuditEntry, utcnow
 
 # What the API records (action names are stable: reports filter on them).
 ACTIONS = (
-    "login", "login.failed", "logout",
+    "login", "login.failed", "login.locked", "logout",
     "clip.view", "clip.download", "snapshot.view", "snapshot.download",
     "review.decide", "case.create", "case.add_event", "case.note", "case.close", "case.export",
     "user.create", "user.update", "system.reload",

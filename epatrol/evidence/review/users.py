@@ -18,11 +18,10 @@ from sqlalchemy.exc import IntegrityError
 
 from epatrol.common.errors import Conflict, Invalid, NotFound
 from epatrol.common.passwords import (
-    MAX_PASSWORD_CHARS,
     MAX_TOKEN_CHARS,
-    MIN_PASSWORD_CHARS,
     USERNAME_PATTERN,
     check_password,
+    check_password_policy,
     dummy_hash,
     hash_password,
 )
@@ -55,14 +54,6 @@ def _check_role(role: str) -> str:
     return role
 
 
-def _check_password(password: str, username: str) -> str:
-    if not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
-        raise Invalid(f"a password needs {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters")
-    if password.lower() == username.lower():
-        raise Invalid("the password must not be the username")
-    return password
-
-
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -71,7 +62,7 @@ def create_user(db: Database, username: str, password: str, role: str) -> UserVi
     if not re.fullmatch(USERNAME_PATTERN, username):
         raise Invalid("a username is 2-64 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit")
     _check_role(role)
-    hashed = hash_password(_check_password(password, username))  # outside the write lock: ~0.1 s
+    hashed = hash_password(check_password_policy(password, username))  # outside the write lock: ~0.1 s
     try:
         with db.write_transaction() as s:
             if s.scalar(select(User.id).where(User.username == username)) is not None:
@@ -104,7 +95,7 @@ def update_user(
     user out everywhere; the last active admin cannot be demoted or disabled."""
     if role is not None:
         _check_role(role)
-    hashed = hash_password(_check_password(password, username)) if password is not None else None
+    hashed = hash_password(check_password_policy(password, username)) if password is not None else None
     with db.write_transaction() as s:
         user = s.scalar(select(User).where(User.username == username))
         if user is None:
@@ -115,7 +106,7 @@ def update_user(
         if loses_admin:
             admins = s.scalar(select(func.count()).select_from(User).where(User.role == "admin", User.disabled.is_(False)))
             if admins <= 1:
-                raise Conflict(f"{username!r} is the last active admin; make another admin first")
+                raise Conflict(f"{username!r} is the last active admin and cannot be demoted or disabled; make another admin first")
         if role is not None:
             user.role = role
         if disabled is not None:

@@ -25,14 +25,16 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from epatrol.common.times import UTCDateTime, aware, utcnow  # noqa: F401  (the tables use them; callers import them from here)
 
-CLIP_STATES = ("recording", "complete", "failed", "purged")
+# partial: the recording was cut off (crash, kill -9, power cut); what was written up to the cut
+# plays and is registered at the next start (evidence/recording/recovery.py).
+CLIP_STATES = ("recording", "complete", "failed", "purged", "partial")
 FILE_KINDS = ("clip", "snapshot")
 DECISIONS = ("confirm", "dismiss")
 CASE_STATUSES = ("open", "closed")
 ROLES = ("viewer", "officer", "admin")
 # The Alembic revision these tables are (migrations/edge/versions; tests/test_migrations.py checks
 # it is the newest script). The store refuses a database at any other revision.
-EDGE_SCHEMA_REVISION = "e0004"
+EDGE_SCHEMA_REVISION = "e0005"
 EDGE_VERSION_TABLE = "alembic_version"
 
 
