@@ -25,6 +25,8 @@ def add_parsers(sub, with_config) -> None:
     check.add_argument("--public-key", type=Path, help="the exporter's Ed25519 public key (PEM, from `epatrol export-key`): check the manifest's signature")
     check.add_argument("--unsigned-ok", action="store_true", help="without --public-key: exit 0 when the files match the manifest, "
                        "accepting that a forger could have re-hashed them")
+    check.add_argument("--box-config", type=Path, metavar="CONFIG", help="the exporting box's config.yaml: also check that the "
+                       "export's ledger entries are entries of that box's hash chain (run on the box)")
     with_config(sub.add_parser("export-key", help="print the public key (PEM) and SHA-256 fingerprint that check this box's case exports"))
 
 
@@ -46,6 +48,22 @@ def cmd_user(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def _matches_box_chain(path: Path, box_config: Path) -> bool:
+    from epatrol.config import load_config
+    from epatrol.evidence.export.chain_check import check_against_chain
+    from epatrol.evidence.store.db import Database
+
+    with Database(load_config(box_config).database_url) as db:
+        problems, checked = check_against_chain(path, db)
+    for p in problems:
+        print(p)
+    if problems:
+        print(f"{path}: NOT this box's history ({len(problems)} of {checked} ledger entries differ from its chain)")
+        return False
+    print(f"{path}: its {checked} ledger entries are entries of this box's hash chain")
+    return True
+
+
 def cmd_verify_export(args: argparse.Namespace) -> int:
     from epatrol.evidence.export.export_check import verify_export
     from epatrol.evidence.export.signing import (
@@ -64,6 +82,8 @@ def cmd_verify_export(args: argparse.Namespace) -> int:
         print(p)
     if report.problems:
         print(f"{args.file}: NOT intact ({len(report.problems)} problem(s))")
+        return 1
+    if args.box_config is not None and not _matches_box_chain(args.file, args.box_config):
         return 1
     if report.origin_proven:
         print(f"{args.file}: intact, {report.files_checked} files match the manifest; signature valid (key sha256 {fingerprint(key)})")

@@ -337,7 +337,7 @@ class CameraWorker:
                 return
             rows = decisions.dismissed_events(self._db, self.camera.id)
         except SQLAlchemyError as e:  # the patrol goes on with what it knew
-            log.warning("camera %s: dismissed events not reloaded: %s", self.camera.id, e.__class__.__name__)
+            log.warning("camera %s: dismissed events not reloaded from %s: %s", self.camera.id, self.recorder.database, e.__class__.__name__)
             return
         self._review_seen = latest
         dismissed = [dismissed_from_records(r.event_id, r.zone, r.violation, r.detections) for r in rows]

@@ -49,6 +49,18 @@ class PostgresServer:
         done = self._run(str(self.bin / "initdb"), "-D", str(data), "-U", "epatrol", "--auth=trust", "-E", "UTF8")
         if done.returncode:
             raise RuntimeError(f"initdb failed: {done.stderr}")
+        return self.resume()
+
+    def halt(self) -> None:
+        """Stop the server mid-run, keeping its data (``-m fast``: open connections are cut);
+        ``resume()`` starts it again on the same port."""
+        done = self._run(str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop")
+        if done.returncode:
+            raise RuntimeError(f"pg_ctl stop failed: {done.stderr}")
+
+    def resume(self) -> "PostgresServer":
+        """Start the (initialised) cluster and wait until it accepts connections."""
+        data = self.dir / "data"
         opts = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -c fsync=off"
         done = self._run(str(self.bin / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(self.dir / "log"), "-w", "start")
         if done.returncode:

@@ -20,7 +20,7 @@ from epatrol.centre.config import CentreConfig
 from epatrol.common import messages as m
 from epatrol.migrations import open_centre_store
 
-EXAMPLES_PER_OPERATION = 25
+EXAMPLES_PER_OPERATION = 15
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=timezone.utc)
 ROLES = {"fuzz-admin": ("admin", {}), "fuzz-dispatch": ("dispatcher", {})}
 PASSWORD = "Fuzz-centre-Pa55-word"

@@ -6,6 +6,7 @@ own key), and without a public key verify-export says the origin is unproven (ex
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import stat
 import subprocess
@@ -362,3 +363,29 @@ def test_exports_are_signed_by_default_and_a_forgery_is_caught(store, tmp_path: 
     create_app(parse_config(raw, base=tmp_path), db)
     assert load_public_key(public).public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw) == key.public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def test_verify_export_against_the_box_chain(package: Path, store, tmp_path: Path) -> None:
+    """On the box, --box-config checks the export's ledger entries are entries of its own hash
+    chain; another box's database (its own chain) says which entries are not its history."""
+    db, root, _, ev = store
+    own = tmp_path / "own.yaml"
+    own.write_text(json.dumps({"storage": {"root": str(root)}, "cameras": [{"id": "c", "name": "c", "url": "x.mp4"}]}))
+    other_root = tmp_path / "other-box"
+    with open_database(f"sqlite:///{other_root / 'epatrol.db'}") as other:
+        other.upsert_camera("c", "c", "business", "rtsp://10.0.0.9/s")
+        other.open_event("c", "z", "parked_bikes", ev.started_at, ev.alerted_at, "m", "0" * 64, [], {})
+    other_cfg = tmp_path / "other.yaml"
+    other_cfg.write_text(json.dumps({"storage": {"root": str(other_root)}, "cameras": [{"id": "c", "name": "c", "url": "x.mp4"}]}))
+
+    def verify(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "epatrol", "verify-export", str(package), "--unsigned-ok", *args],
+                              capture_output=True, text=True, timeout=120)
+
+    here = verify("--box-config", str(own))
+    assert here.returncode == 0, here.stdout + here.stderr
+    checked = int(re.search(r"its (\d+) ledger entries are entries of this box's hash chain", here.stdout).group(1))
+    assert checked >= 4  # the head and the event's open, file, decision entries
+    elsewhere = verify("--box-config", str(other_cfg))
+    assert elsewhere.returncode == 1 and "NOT this box's history" in elsewhere.stdout
+    assert "NOT-THIS-BOX: case.json: ledger entry" in elsewhere.stdout

@@ -143,16 +143,10 @@ def _default_frames(shared: Path) -> list[Path]:
 
 
 def test_the_gate_skips_samples_of_streets_with_no_fire(shared_dir, fire_model):
-    media = shared_dir / "media"
-    found: dict[str, bool] = {}
-    figures = {}
-    for name in ("vtest.avi", "bikes.mp4"):
-        figures[name] = _skipped(_gate(), decoded(media / name, name)(), fire_model, found)
-    stills = [_skipped(_gate(), held(p.name, cv2.imread(str(p)), 10.0, seed=k)(), fire_model, found) for k, p in enumerate(_default_frames(shared_dir))]
-    figures["dataset `default` frames held 10 s"] = (sum(s[0] for s in stills), sum(s[1] for s in stills))
-    for name, (skipped, n) in figures.items():
-        print(f"\n[fire_gate] {name}: {skipped} of {n} samples skipped ({skipped / n:.2f})")
-    skipped, n = figures["vtest.avi"]
+    # The street the bound was measured on (bikes.mp4 and the dataset's no-fire stills were only
+    # printed here, never asserted: dropped to keep CI inside its time).
+    skipped, n = _skipped(_gate(), decoded(shared_dir / "media" / "vtest.avi", "vtest.avi")(), fire_model, {})
+    print(f"\n[fire_gate] vtest.avi: {skipped} of {n} samples skipped ({skipped / n:.2f})")
     assert skipped / n >= VTEST_MIN_SKIPPED
 
 

@@ -6,11 +6,14 @@ its event: one violation, one event, one alert; `details.resumed` lists each out
 
 One CameraRecorder per camera, used from that camera's thread only; the Database is shared.
 Storage faults (a full disk, a database that refuses writes) never escape: what could not be
-recorded is logged and reported through `on_fault`, and the next event tries again."""
+recorded is logged (naming the database and its error) and reported through `on_fault`, and
+the next event tries again. A finished clip the database could not register (a server that
+went away, its disk full) stays on disk and is registered once the database answers again."""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +30,7 @@ from epatrol.detectors.episodes import (
     EpisodeUpdated,
 )
 from epatrol.detectors.zones import ZoneShape
-from epatrol.evidence.recording.clip import ClipWriter
+from epatrol.evidence.recording.clip import ClipFile, ClipWriter
 from epatrol.evidence.recording.paths import clip_rel_path, snapshot_rel_path
 from epatrol.evidence.recording.snapshot import write_snapshot
 from epatrol.evidence.store import ledger
@@ -38,12 +41,24 @@ from epatrol.streams.ring import PacketRing
 
 log = logging.getLogger(__name__)
 
+# How often a finished clip the database refused is offered to it again (from the camera's thread).
+REGISTER_RETRY_S = 2.0
+
 
 @dataclass
 class _OpenClip:
     event_id: int
     writer: ClipWriter
     end_time_s: float
+
+
+@dataclass
+class _Unregistered:
+    """A finished clip on disk that its event's row does not list yet."""
+
+    event_id: int
+    clip: ClipFile
+    filed: bool = False  # its file row is in; only the clip state is left
 
 
 class CameraRecorder:
@@ -70,7 +85,10 @@ class CameraRecorder:
         self._runs_on: dict[EpisodeKey, str] = {}  # what ran the model that raised each open event
         self._resumable: dict[EpisodeKey, int] = {}  # ended by a camera outage, may go on
         self._clips: list[_OpenClip] = []
+        self._unregistered: list[_Unregistered] = []
+        self._retry_at = 0.0  # monotonic time of the next registration attempt
         self._info: StreamInfo | None = None
+        self.database = db.engine.url.render_as_string(hide_password=True)  # named in every database error
 
     def on_connected(self, info: StreamInfo) -> None:
         self._info = info
@@ -87,6 +105,8 @@ class CameraRecorder:
                 continue
             if packet.time_s >= clip.end_time_s:
                 self._finish(clip)
+        if self._unregistered:
+            self._register_pending()
 
     def on_episode(self, event: EpisodeEvent, ring: PacketRing, model: tuple[str, ...] = ("", "", "")) -> int | None:
         """Record the episode event; returns the database id of the event it belongs to.
@@ -141,7 +161,7 @@ class CameraRecorder:
         try:
             return fn(*args, **kwargs)
         except SQLAlchemyError as e:
-            log.error("camera %s: database %s failed (disk full?): %s", self.camera_id, what, e.__class__.__name__)
+            log.error("camera %s: database %s failed on %s: %s", self.camera_id, what, self.database, _reason(e))
             self.on_fault("db_write_failed")
             return None
 
@@ -154,6 +174,11 @@ class CameraRecorder:
         for clip in list(self._clips):
             self._finish(clip)
         self._info = None
+        if self._unregistered:
+            self._retry_at = 0.0
+            self._register_pending()
+        for pending in self._unregistered:  # still refused (after a final stop, they stay so): say where they are
+            log.error("event %d: clip %s is on disk but not registered: the database %s does not answer", pending.event_id, pending.clip.path, self.database)
 
     def _start(self, event: EpisodeStarted, ring: PacketRing, model: tuple[str, ...]) -> int | None:
         if len(model) > 2 and model[2]:
@@ -219,8 +244,42 @@ class CameraRecorder:
             clip.writer.abort()
             self._clip_failed(clip.event_id)
             return
-        rel = done.path.relative_to(self.root).as_posix()
-        if self._write("clip", self.db.add_file, clip.event_id, "clip", rel, done.sha256, done.size_bytes, done.start_utc, done.end_utc) is None:
-            return  # the finished clip stays on disk; `epatrol verify` lists files, not orphans
-        self._write("clip state", self.db.set_clip_state, clip.event_id, "complete")
+        pending = _Unregistered(clip.event_id, done)
+        if self._write("clip registration", self._register, pending) is None:
+            self._unregistered.append(pending)
+            self._retry_at = time.monotonic() + REGISTER_RETRY_S
+            log.warning("event %d: clip %s kept on disk, registered when the database answers again", clip.event_id, done.path)
+            return
         log.info("event %d: clip %s (%.1f s)", clip.event_id, done.path, done.end_time_s - done.start_time_s)
+
+    def _register(self, pending: _Unregistered) -> bool:
+        """The clip's file row, then its clip state: each its own transaction (and ledger entry)."""
+        done = pending.clip
+        if not pending.filed:
+            rel = done.path.relative_to(self.root).as_posix()
+            self.db.add_file(pending.event_id, "clip", rel, done.sha256, done.size_bytes, done.start_utc, done.end_utc)
+            pending.filed = True
+        self.db.set_clip_state(pending.event_id, "complete")
+        return True
+
+    def _register_pending(self) -> None:
+        """Offer the clips the database refused to it again, every REGISTER_RETRY_S; a refusal
+        here was already logged and counted when the clip finished, so it is not counted again."""
+        now = time.monotonic()
+        if now < self._retry_at:
+            return
+        self._retry_at = now + REGISTER_RETRY_S
+        while self._unregistered:
+            pending = self._unregistered[0]
+            try:
+                self._register(pending)
+            except SQLAlchemyError:
+                return
+            self._unregistered.pop(0)
+            log.info("event %d: clip %s registered now that the database %s answers again", pending.event_id, pending.clip.path, self.database)
+
+
+def _reason(e: SQLAlchemyError) -> str:
+    """The driver's own words (``database or disk is full``, ``connection refused``), one line."""
+    text = str(getattr(e, "orig", None) or e).strip()
+    return f"{e.__class__.__name__}: {text.splitlines()[0] if text else '?'}"
