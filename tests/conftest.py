@@ -6,6 +6,8 @@ import http.server
 import json
 import subprocess
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -16,6 +18,7 @@ from rtsp import build_footage
 from epatrol.config import parse_config
 from epatrol.evidence.store.db import Database
 from epatrol.migrations import open_database
+from epatrol.pipeline import CameraWorker
 from epatrol.supervisor import run_cameras
 
 pytest_plugins = ["no_skips"]  # a skipped test fails the run
@@ -180,3 +183,19 @@ def browser():
 
     with launch_chromium() as b:
         yield b
+
+
+@contextmanager
+def patrolling(cfg, detector, db, health=None) -> Iterator[tuple[CameraWorker, threading.Thread]]:
+    """The first camera's worker on a thread of its own (no supervisor to restart it: a crash
+    shows as a dead thread); stopped, and checked stopped, on exit."""
+    stop = threading.Event()
+    worker = CameraWorker(cfg.cameras[0], cfg, detector, db, stop, health)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        yield worker, thread
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive(), "the worker did not stop when asked"

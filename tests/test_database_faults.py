@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import errno
 import logging
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import BIKE_ZONE, camera_entry, make_config
+from conftest import BIKE_ZONE, camera_entry, make_config, patrolling
 from pg import pg_unavailable_reason
 from rtsp import RtspServer, rtsp_unavailable_reason
 from sqlalchemy import text
@@ -29,28 +27,12 @@ from epatrol.config import parse_config
 from epatrol.evidence.export.verify import verify_files, verify_ledger
 from epatrol.health import HealthBoard
 from epatrol.migrations import open_database
-from epatrol.pipeline import CameraWorker
 
 pytestmark = pytest.mark.skipif(rtsp_unavailable_reason() is not None, reason=str(rtsp_unavailable_reason()))
 
 # A short dwell to reach the first event soon; a post-roll long enough to cut the database
 # while that event's clip is still recording, so the clip finishes while the database is away.
 DWELL_S, PRE_S, POST_S = 3.0, 2.0, 8.0
-
-
-@contextmanager
-def _patrolling(cfg, detector, db, health: HealthBoard) -> Iterator[threading.Thread]:
-    """The camera's worker on a thread of its own (no supervisor to restart it: a crash shows)."""
-    stop = threading.Event()
-    worker = CameraWorker(cfg.cameras[0], cfg, detector, db, stop, health)
-    thread = threading.Thread(target=worker.run, daemon=True)
-    thread.start()
-    try:
-        yield thread
-    finally:
-        stop.set()
-        thread.join(timeout=30)
-    assert not thread.is_alive(), "the worker did not stop when asked"
 
 
 def _config(root: Path, camera_url: str, database_url: str):
@@ -74,7 +56,7 @@ def _database_away_and_back(cfg, detector, db, caplog, cut: Callable[[], None], 
     `restore()`: the clip is registered and everything stored verifies. Returns the refusals logged."""
     caplog.set_level(logging.INFO, logger="epatrol")
     health = HealthBoard()
-    with _patrolling(cfg, detector, db, health) as thread:
+    with patrolling(cfg, detector, db, health) as (_, thread):
         first = wait_for(lambda: next((e for e in db.list_events() if e.snapshot), None), 45, "the first event and its snapshot")
         assert first.clip_state == "recording"
         assert verify_files(db, cfg.storage.root) == [] and verify_ledger(db).problems == []

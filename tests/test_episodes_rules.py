@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
-from conftest import BIKE_ZONE, camera_entry, make_config
+from conftest import BIKE_ZONE, camera_entry, make_config, patrolling
 from rtsp import RtspServer, rtsp_unavailable_reason
 from test_open_burning import _breathing, _frame
 from waiting import wait_for
@@ -33,7 +33,6 @@ from epatrol.migrations import open_database
 from epatrol.models.detections import Detections
 from epatrol.models.manifest import COCO80_CLASSES as COCO80
 from epatrol.models.manifest import FIRE_SMOKE_CLASSES
-from epatrol.pipeline import CameraWorker
 from epatrol.streams.packets import Sample
 from epatrol.streams.ring import PacketRing
 from epatrol.supervisor import run_cameras
@@ -308,11 +307,7 @@ def test_camera_restart_under_a_parked_bike_gives_one_event(footage, detector, t
         )
         cfg = parse_config(raw)
         db = open_database(cfg.database_url)
-        stop = threading.Event()
-        worker = CameraWorker(cfg.cameras[0], cfg, detector, db, stop)
-        thread = threading.Thread(target=worker.run, daemon=True)
-        thread.start()
-        try:
+        with patrolling(cfg, detector, db) as (worker, _):
             first = wait_for(lambda: db.list_events(), 90, "the first alert")[0]
             server.kill()
             closed = wait_for(lambda: db.get_event(first.id).ended_at is not None and db.get_event(first.id), 30, "the close on disconnect")
@@ -321,9 +316,6 @@ def test_camera_restart_under_a_parked_bike_gives_one_event(footage, detector, t
             wait_for(lambda: db.get_event(first.id).ended_at is None, 60, "the event to resume after the reconnect")
             samples = worker.stats.samples
             wait_for(lambda: worker.stats.samples > samples + 8, 60, "samples after the resume")
-        finally:
-            stop.set()
-            thread.join(timeout=30)
         events = db.list_events()
         assert [e.id for e in events] == [first.id]  # one violation, one event: no second alert
         ev = events[0]

@@ -3,39 +3,19 @@ an evidence clip cut from the live packet ring, a camera that vanishes and comes
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import av
 import pytest
-from conftest import BIKE_ZONE, make_config
+from conftest import BIKE_ZONE, make_config, patrolling
 from rtsp import RtspServer, rtsp_unavailable_reason
 from waiting import wait_for
 
 from epatrol.common.hashing import sha256_file
 from epatrol.config import parse_config
 from epatrol.migrations import open_database
-from epatrol.pipeline import CameraWorker
 
 pytestmark = pytest.mark.skipif(rtsp_unavailable_reason() is not None, reason=str(rtsp_unavailable_reason()))
 
 DWELL_S, PRE_S, POST_S = 8.0, 3.0, 3.0
-
-
-@contextmanager
-def _patrolling(cfg, detector, db) -> Iterator[CameraWorker]:
-    """The first camera's worker running on its own thread; stopped (and checked stopped) on exit."""
-    stop = threading.Event()
-    worker = CameraWorker(cfg.cameras[0], cfg, detector, db, stop)
-    thread = threading.Thread(target=worker.run, daemon=True)
-    thread.start()
-    try:
-        yield worker
-    finally:
-        stop.set()
-        thread.join(timeout=30)
-    assert not thread.is_alive(), "the worker did not stop when asked"
 
 
 def test_live_rtsp_camera_parked_bike_clip_and_reconnect(footage, detector, tmp_path):
@@ -49,7 +29,7 @@ def test_live_rtsp_camera_parked_bike_clip_and_reconnect(footage, detector, tmp_
         )
         cfg = parse_config(raw)
         db = open_database(cfg.database_url)
-        with _patrolling(cfg, detector, db) as worker:
+        with patrolling(cfg, detector, db) as (worker, _):
             wait_for(lambda: any(e.clip_state == "complete" for e in db.list_events()), 60, "a completed clip")
             events = db.list_events()
             assert len(events) == 1
@@ -106,7 +86,7 @@ def test_h265_camera_patrols_and_its_clip_is_remuxed_as_h265(footage, detector, 
         )
         cfg = parse_config(raw)
         db = open_database(cfg.database_url)
-        with _patrolling(cfg, detector, db):
+        with patrolling(cfg, detector, db):
             wait_for(lambda: any(e.clip_state == "complete" for e in db.list_events()), 60, "a completed H.265 clip")
         ev = db.list_events()[0]
         assert ev.violation == "parked_bikes"
