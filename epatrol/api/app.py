@@ -60,6 +60,7 @@ def create_app(cfg: Config, db: Database | None = None, *, health: Any = None, r
 
     app = FastAPI(title="epatrol", version=__version__, description=DESCRIPTION, **docs_urls(cfg.web))
     app.state.epatrol = ctx
+    app.state.login_throttle = routes_auth.new_throttle(cfg.review)  # sign-in lockout (review.login_*)
     for module in (routes_auth, routes_events, routes_cases, routes_cameras, routes_users, routes_audit, routes_system):
         app.include_router(module.router)
 

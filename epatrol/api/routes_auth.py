@@ -5,7 +5,6 @@ the `review.login_*` settings): past the limit, sign-ins answer 429 with Retry-A
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 
@@ -18,7 +17,6 @@ from epatrol.config.review import Review
 from epatrol.evidence.review import audit, users
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
-_made = threading.Lock()
 
 
 def new_throttle(review: Review, clock: Callable[[], float] = time.monotonic) -> LoginThrottle:
@@ -26,13 +24,9 @@ def new_throttle(review: Review, clock: Callable[[], float] = time.monotonic) ->
     return LoginThrottle.from_settings(review, clock)
 
 
-def throttle_of(request: Request, ctx: Ctx) -> LoginThrottle:
-    """The app's throttle, ``app.state.login_throttle``, made on first use (a test may set its own)."""
-    state = request.app.state
-    with _made:
-        if getattr(state, "login_throttle", None) is None:
-            state.login_throttle = new_throttle(ctx.cfg.review)
-        return state.login_throttle
+def throttle_of(request: Request) -> LoginThrottle:
+    """The app's throttle, ``app.state.login_throttle`` (create_app sets it; a test may set its own)."""
+    return request.app.state.login_throttle
 
 
 @router.post("/login", response_model=LoginOut, responses={
@@ -46,7 +40,7 @@ def login(body: LoginIn, request: Request, response: Response, ctx: Ctx) -> dict
     `review.login_max_failures` wrong passwords for a username (or `login_client_max_failures`
     from one client) within `login_window_s`, sign-ins answer 429 for `login_lockout_s`."""
     client = client_of(request)
-    throttle = throttle_of(request, ctx)
+    throttle = throttle_of(request)
     lock = throttle.locked(body.username, client)
     if lock is not None:  # not even checked: a right password during the lock is refused too
         audit.record(ctx.db, "login.failed", None, target=body.username, client=client,

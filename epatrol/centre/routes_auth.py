@@ -5,7 +5,6 @@ the `auth:` settings of centre.yaml): past the limit, sign-ins answer 429 with R
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from datetime import datetime
 
@@ -19,7 +18,6 @@ from epatrol.common.http import client_of
 from epatrol.common.throttle import LoginThrottle
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
-_made = threading.Lock()
 
 
 class LoginIn(BaseModel):
@@ -36,14 +34,9 @@ def new_throttle(auth: CentreAuth, clock: Callable[[], datetime]) -> LoginThrott
     return LoginThrottle.from_settings(auth, lambda: clock().timestamp())
 
 
-def throttle_of(request: Request, ctx: Ctx) -> LoginThrottle:
-    """The app's throttle, ``app.state.login_throttle`` (create_centre_app sets it from
-    ``cfg.auth``); made with the default settings on first use when an app has none."""
-    state = request.app.state
-    with _made:
-        if getattr(state, "login_throttle", None) is None:
-            state.login_throttle = new_throttle(CentreAuth(), ctx.clock)
-        return state.login_throttle
+def throttle_of(request: Request) -> LoginThrottle:
+    """The app's throttle, ``app.state.login_throttle`` (create_centre_app sets it from ``cfg.auth``)."""
+    return request.app.state.login_throttle
 
 
 def _audit(ctx, now: datetime, actor: str, action: str, subject: str, client: str | None, **detail) -> None:
@@ -62,7 +55,7 @@ def login(body: LoginIn, request: Request, response: Response, ctx: Ctx) -> dict
     `auth.login_client_max_failures` from one client) within `auth.login_window_s`, sign-ins
     answer 429 for `auth.login_lockout_s`, even with the right password."""
     client = client_of(request)
-    throttle = throttle_of(request, ctx)
+    throttle = throttle_of(request)
     subject = f"user:{body.username}"
     lock = throttle.locked(body.username, client)
     if lock is not None:
