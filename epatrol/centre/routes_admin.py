@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from epatrol.centre import accounts, audit
 from epatrol.centre.auth import Admin, Ctx
+from epatrol.common.http import MAX_ID
 
 router = APIRouter(prefix="/api", tags=["admin"])
 
@@ -69,7 +70,7 @@ def update_user(username: Annotated[str, Path(max_length=64)], body: UserPatch, 
 
 @router.get("/audit")
 def audit_trail(ctx: Ctx, _who: Admin, limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                offset: Annotated[int, Query(ge=0)] = 0) -> dict:
+                offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> dict:
     """Newest first; ``payload`` is exactly the JSON that was hashed."""
     with ctx.store.read() as s:
         total = s.scalar(select(func.count()).select_from(audit.CentreAuditEntry)) or 0

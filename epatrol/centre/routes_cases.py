@@ -38,7 +38,7 @@ def list_cases(
     department: Annotated[str | None, Query(max_length=64)] = None,
     overdue: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> dict:
     """Newest first; only the cases the caller's role may see."""
     with ctx.store.read() as s:
