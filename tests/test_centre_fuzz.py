@@ -73,7 +73,7 @@ def centre(tmp_path_factory):
 
 
 @schema.parametrize()
-@hypothesis.settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
+@hypothesis.settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, derandomize=True,
                      suppress_health_check=list(HealthCheck))
 def test_no_server_errors_and_responses_match_the_schema(case, centre) -> None:
     store, app = centre
