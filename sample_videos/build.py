@@ -23,6 +23,13 @@ Files built:
 ``campus_walkers.mp4``
     ~79.5 s, 768x576. ``vtest.avi`` (10 fps MJPEG: pedestrians, a parked van and car) with frames
     repeated to 25 fps so it plays at real-time speed. A hard negative: no parked bicycles.
+
+``open_burning.mp4``
+    16.5 s, 640x360. ``aerial_vegetation_fire_smoke.mp4`` (a drone over scrub burning beside a
+    forest) resampled to 25 fps by its timestamps.
+
+The demo's other footage (street vending, overflowing bins) is built from the scene modules
+(``sample_videos/scenes/``) by ``sample_videos/demo_footage.py``.
 """
 
 from __future__ import annotations

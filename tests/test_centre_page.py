@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -39,12 +41,13 @@ USERS = {
 }
 
 
-@pytest.fixture(scope="module")
-def centre(tmp_path_factory):
-    """The real centre app over a real SQLite store, served by uvicorn in a thread."""
-    cfg = CentreConfig(database_url=f"sqlite:///{tmp_path_factory.mktemp('centre') / 'centre.db'}")
+@contextmanager
+def serving_centre(directory: Path, users: dict) -> Iterator[tuple]:
+    """The real centre app over a real SQLite store in ``directory``, served by uvicorn in a thread,
+    with ``users`` ({name: (role, binding, password)}); yields (url, store, cfg)."""
+    cfg = CentreConfig(database_url=f"sqlite:///{directory / 'centre.db'}", evidence_dir=directory / "evidence")
     store = open_centre_store(cfg.database_url)
-    for name, (role, bind, password) in USERS.items():
+    for name, (role, bind, password) in users.items():
         accounts.create_user(store, name, password, role, departments=cfg.workflow.departments, now=utcnow(), **bind)
     try:
         with serve_app(create_centre_app(cfg, store)) as url:  # lifespan off: the test ticks itself
@@ -53,30 +56,51 @@ def centre(tmp_path_factory):
         store.close()
 
 
-def _sign_in(page, username: str) -> None:
+@pytest.fixture(scope="module")
+def centre(tmp_path_factory):
+    with serving_centre(tmp_path_factory.mktemp("centre"), USERS) as served:
+        yield served
+
+
+def sign_in(page, username: str, password: str) -> None:
     page.fill("#login-username", username)
-    page.fill("#login-password", USERS[username][2])
+    page.fill("#login-password", password)
     page.click("#login-submit")
     expect(page.locator("#who")).to_contain_text(username)
 
 
-def _tick(store, cfg) -> workflow.TickReport:
+def _sign_in(page, username: str) -> None:
+    sign_in(page, username, USERS[username][2])
+
+
+def tick(store, cfg) -> workflow.TickReport:
     with store.write() as s:
         return workflow.tick(s, cfg.workflow, utcnow())
 
 
-def test_dispatch_handle_close_and_statistics(centre, browser, tmp_path):
-    site, store, cfg = centre
+def file_case(store, cfg, *, box: str, seq: int, edge_id: int, street: str, violation: str = "parked_bikes",
+              files: tuple[m.FileFacts, ...] = (), details: dict | None = None) -> int:
+    """A box reports a confirmed event and its ``files`` (its uplink's messages; the files verified, as the
+    ingest marks them once their bytes' SHA-256 matches); the tick files it as a case: its id."""
     now = utcnow()
     facts = m.EventFacts(
-        id=41, camera=m.CameraFacts("wall-street-1", "建设路东侧", "business", "建设路", "G-12"), zone="wall-footway",
-        violation="parked_bikes", started_at=now - timedelta(minutes=5), alerted_at=now - timedelta(minutes=3),
+        id=edge_id, camera=m.CameraFacts("wall-street-1", "建设路东侧", "business", street, "G-12"), zone="wall-footway",
+        violation=violation, started_at=now - timedelta(minutes=5), alerted_at=now - timedelta(minutes=3),
         ended_at=None, end_reason=None, review_state="confirmed", clip_state="complete", model_name="yolov8n_int8",
-        model_sha256="0" * 64,
+        model_sha256="0" * 64, details=details or {},
     )
     with store.write() as s:
-        records.ingest_event(s, m.dump(m.Message("box-page", 7, "box-page:7", "event", event=facts)))
-    case_id, = _tick(store, cfg).filed
+        records.ingest_event(s, m.dump(m.Message(box, seq, f"{box}:{seq}", "event", event=facts)))
+        for n, f in enumerate(files, seq + 1):
+            row = records.ingest_file(s, m.dump(m.Message(box, n, f"{box}:{n}", "file", event=facts, file=f)))
+            records.mark_evidence(s, row, "verified")
+    case_id, = tick(store, cfg).filed
+    return case_id
+
+
+def test_dispatch_handle_close_and_statistics(centre, browser, tmp_path):
+    site, store, cfg = centre
+    case_id = file_case(store, cfg, box="box-page", seq=7, edge_id=41, street="建设路")
 
     # The dispatcher sees the filed case and dispatches it to the plan's departments.
     page, js_errors = open_page(browser, site)
@@ -126,7 +150,7 @@ def test_dispatch_handle_close_and_statistics(centre, browser, tmp_path):
         ans = m.InspectionAnswer(insp.request_id, "clean", utcnow(), snap, f"box-page/inspect/{snap}")
         records.ingest_inspection(s, m.dump(m.Message("box-page", 8, "box-page:8", "inspection", inspection=ans)))
         insp.snapshot_state = "verified"
-    assert _tick(store, cfg).closed == [case_id]
+    assert tick(store, cfg).closed == [case_id]
 
     page.reload()
     row = page.locator(f'#case-list tr[data-case="{case_id}"]')

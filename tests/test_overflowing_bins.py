@@ -49,10 +49,10 @@ from sample_videos.scenes.bins import (
     NO_BIN,
     NOISE_SIGMA,
     ZONE,
+    build_bin_clip,
     camera_view,
     light_at,
     no_bin_frames,
-    scene_frames,
 )
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "bins-clean-dirty"
@@ -192,7 +192,7 @@ def test_a_dismissed_bin_scene_is_not_flagged_again_but_new_rubbish_is(held_out,
 
 
 def _clip(path: Path, photo: Path, light: str, seconds: float) -> Path:
-    return encode_h264(scene_frames(photo, light, seconds, seed=7), path)
+    return build_bin_clip(path, photo, light, seconds, seed=7, force=True)
 
 
 def test_judge_alerts_on_overflowing_bins_and_not_on_clean_ones_under_light_changes(held_out, classifier, detector, tmp_path):

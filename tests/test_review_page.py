@@ -10,6 +10,7 @@ message on the page.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import sys
@@ -96,12 +97,23 @@ def test_officer_plays_confirms_cases_and_exports(site, browser, officer_api, bi
         _open_event(page, eid)
         expect(page.locator("#facts")).to_contain_text("非机动车乱停放 parked bikes")
         expect(page.locator('#facts [data-fact="camera_name"]')).to_contain_text("wall-street-1")
-        expect(page.locator('#facts [data-fact="started_at"]')).to_contain_text("UTC+")
+        # Times read in the box's zone, named once in the top bar (no review.timezone here: the box's own).
+        expect(page.locator("#zone-name")).to_contain_text("UTC")
+        local = bike_event["started_at_local"]
+        expect(page.locator('#facts [data-fact="started_at"]')).to_contain_text(f"{local[:10]} {local[11:19]}")
         expect(page.locator('#facts [data-fact="clip_sha256"]')).to_have_text(bike_event["clip_sha256"])
 
-        # The snapshot loads and the event's detection boxes are drawn over it; B toggles them.
+        # The recorder kept the frame clean beside the burnt-in snapshot (its hash in the details,
+        # chained with the event); the page shows it with the boxes and zone drawn over it; B toggles them.
+        clean = bike_event["details"]["snapshot_clean"]
+        frame = officer_api.get(f"/api/events/{eid}/frame")
+        assert frame.status_code == 200 and frame.headers["content-type"] == "image/jpeg"
+        assert hashlib.sha256(frame.content).hexdigest() == clean["sha256"] != bike_event["snapshot_sha256"]
+        assert bike_event["details"]["overlay"]["zone"]["name"] == bike_event["zone"]
         wait_until(page, "document.querySelector('#snapshot').naturalWidth > 0")
+        assert page.get_attribute("#snapshot", "src") == f"/api/events/{eid}/frame"
         expect(page.locator("#boxes rect")).to_have_count(len(bike_event["detections"]))
+        expect(page.locator("#boxes polygon.zone")).to_have_count(1)
         page.keyboard.press("b")
         expect(page.locator("#boxes")).to_have_class("boxes off")
         page.keyboard.press("b")
@@ -111,6 +123,9 @@ def test_officer_plays_confirms_cases_and_exports(site, browser, officer_api, bi
         wait_until(page, "document.querySelector('#clip').readyState >= 1")
         duration = page.evaluate("document.querySelector('#clip').duration")
         assert duration > 5, duration
+        if not page.evaluate("document.querySelector('#clip').paused"):  # it opened first, so it started by itself
+            page.keyboard.press("p")
+            wait_until(page, "document.querySelector('#clip').paused")
         start = _current_time(page)
         page.keyboard.press("p")
         wait_until(page, "document.querySelector('#clip').currentTime > 1.0", timeout=20_000)
@@ -122,12 +137,14 @@ def test_officer_plays_confirms_cases_and_exports(site, browser, officer_api, bi
         print(f"\nclip: duration {duration:.2f} s, currentTime {start:.2f} -> {first:.2f} -> {later:.2f}")
         page.keyboard.press("p")  # pause for a steady screenshot
 
-        # C confirms; the page shows it and the API agrees.
+        # C confirms (the page then moves on to the next pending event, if any); the API agrees.
         page.keyboard.press("c")
-        expect(page.locator("#event-state")).to_have_attribute("data-state", "confirmed")
-        expect(page.locator("#history li").first).to_contain_text("page-officer")
+        expect(page.locator(f'.queue-item[data-event-id="{eid}"] .badge')).to_have_text("已确认 confirmed")
         stored = officer_api.get(f"/api/events/{eid}").json()
         assert stored["review_state"] == "confirmed" and stored["review"]["by"] == "page-officer"
+        page.locator(f'.queue-item[data-event-id="{eid}"]').click()
+        expect(page.locator("#event-state")).to_have_attribute("data-state", "confirmed")
+        expect(page.locator("#history li").first).to_contain_text("page-officer")
 
         # A new case; the confirmed event goes into it.
         title = f"建设路非机动车乱停放 page test {time.time_ns()}"
@@ -168,19 +185,22 @@ def test_officer_plays_confirms_cases_and_exports(site, browser, officer_api, bi
         # ? shows the shortcuts; Escape closes them.
         page.keyboard.press("?")
         expect(page.locator("#help-dialog")).to_be_visible()
-        expect(page.locator("#help-dialog")).to_contain_text("确认当前事件 Confirm this event")
+        expect(page.locator("#help-dialog")).to_contain_text("确认当前事件并进入下一条 Confirm this event and open the next")
         page.keyboard.press("Escape")
         expect(page.locator("#help-dialog")).to_be_hidden()
-        # D asks for a reason; the API refuses (the event is evidence in a case) and the page
-        # shows its message, keeping the dialog open with what was typed.
+        # D asks for a reason (typing selects free text); the API refuses (the event is evidence in
+        # a case) and the page shows its message, keeping the dialog open with what was typed.
         page.keyboard.press("d")
         expect(page.locator("#dismiss-dialog")).to_be_visible()
         page.fill("#dismiss-reason", "车辆属于店铺 the shop's own bike")
+        expect(page.locator("#reason-list input").last).to_be_checked()
         page.click('#dismiss-form button[type="submit"]')
         refusal = page.locator("#errors .error").first
         expect(refusal).to_contain_text(f"event {eid} is evidence in case")  # other tests may have cased it too
         expect(refusal).to_contain_text("cannot be dismissed")
         expect(refusal).to_have_attribute("data-status", "409")
+        expect(refusal).to_contain_text("当前状态不允许此操作 Not allowed in its current state")  # both languages, no raw code
+        expect(refusal).not_to_contain_text("409")
         expect(page.locator("#dismiss-dialog")).to_be_visible()
         page.keyboard.press("Escape")
         expect(page.locator("#event-state")).to_have_attribute("data-state", "confirmed")
@@ -216,6 +236,8 @@ def test_viewer_sees_the_apis_refusal(site, browser, officer_api, bike_event) ->
         error = page.locator("#errors .error").first
         expect(error).to_contain_text("this needs the officer role; page-viewer is a viewer")
         expect(error).to_have_attribute("data-status", "403")
+        expect(error).to_contain_text("没有权限执行此操作 Your role does not allow this")
+        expect(error).not_to_contain_text("HTTP")
         assert officer_api.get(f"/api/events/{eid}").json()["reviews"] == before
         assert js_errors == []
     finally:

@@ -92,6 +92,23 @@ class ReviewIn(_In):
     note: Note | None = None
 
 
+class GroupReviewIn(ReviewIn):
+    event_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
+        min_length=1, max_length=200, description="The group: events of one camera, zone and violation.")
+
+
+class DismissReasonOut(BaseModel):
+    zh: str
+    en: str
+    text: str = Field(description="What is stored as the reason: zh and en together.")
+
+
+class ReviewSettings(BaseModel):
+    dismiss_reasons: list[DismissReasonOut] = Field(description="The dismiss dialog's choices, in order; free text comes last.")
+    timezone: str = Field(description="The zone local times are given in (review.timezone, else the box's).")
+    utc_offset: str = Field(description="That zone's offset now, e.g. +08:00.")
+
+
 class ReviewOut(BaseModel):
     id: int
     decision: Literal["confirm", "dismiss"]
@@ -100,6 +117,10 @@ class ReviewOut(BaseModel):
     by: str
     at: str
     at_local: str
+
+
+class GroupReviewOut(ReviewOut):
+    event_id: int
 
 
 class EventOut(BaseModel):

@@ -16,10 +16,14 @@ from epatrol.api.models import (
     NOT_FOUND,
     EventDetail,
     EventPage,
+    GroupReviewIn,
+    GroupReviewOut,
     Problem,
     ReviewIn,
     ReviewOut,
+    ReviewSettings,
 )
+from epatrol.common.times import utcnow, zone_name
 from epatrol.evidence.recording.paths import resolve
 from epatrol.evidence.review import audit, decisions
 from epatrol.evidence.store import ledger
@@ -62,6 +66,28 @@ def list_events(
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
+@router.get("/review-settings", response_model=ReviewSettings)
+def review_settings(ctx: Ctx, _: Viewer) -> dict:
+    """What the review page needs besides events: the dismissal reasons (`review.dismiss_reasons`)
+    and the zone its local times are in."""
+    offset = utcnow().astimezone(ctx.zone).isoformat()[-6:]
+    reasons = [{"zh": r.zh, "en": r.en, "text": r.text} for r in ctx.cfg.review.dismiss_reasons]
+    return {"dismiss_reasons": reasons, "timezone": zone_name(ctx.zone), "utc_offset": offset}
+
+
+@router.post("/review", status_code=201, response_model=list[GroupReviewOut], responses={**NOT_FOUND, **CONFLICT})
+def decide_group(body: GroupReviewIn, request: Request, ctx: Ctx, who: Officer) -> list[dict]:
+    """One decision on a group of events of one camera, zone and violation (reviewed together):
+    all are stored or none; each is audited and chained like a single decision."""
+    done = decisions.decide_group(ctx.db, body.event_ids, body.decision, who.username, reason=body.reason, note=body.note)
+    for r in done:
+        audit.record(
+            ctx.db, "review.decide", who.username, target=f"event:{r.event_id}",
+            detail={"decision": r.decision, "review_id": r.id, "group": len(done)}, client=client_of(request),
+        )
+    return [{**review_json(r, ctx.zone), "event_id": r.event_id} for r in done]
+
+
 @router.get("/{event_id}", response_model=EventDetail, responses=NOT_FOUND)
 def get_event(event_id: EventId, ctx: Ctx, _: Viewer) -> dict:
     """One event with every review decision and its hash-chain entries."""
@@ -80,6 +106,10 @@ def _serve(ctx, who: Principal, request: Request, event_id: int, kind: str, down
     rel = ev.clip if kind == "clip" else ev.snapshot
     if not rel:
         raise HTTPException(404, f"event {event_id} has no {kind} (yet)")
+    if kind == "frame":  # the clean frame beside the snapshot, named (and hashed) in the details
+        rel = ((ev.details or {}).get("snapshot_clean") or {}).get("path")
+        if not isinstance(rel, str) or not rel:
+            raise HTTPException(404, f"event {event_id} has no clean frame (older events have the snapshot only)")
     try:
         path = resolve(ctx.storage_root, rel)
     except ValueError:
@@ -90,7 +120,8 @@ def _serve(ctx, who: Principal, request: Request, event_id: int, kind: str, down
     # is logged at its first request (no Range, or a range from byte 0), not every chunk.
     first = request.headers.get("range", "bytes=0-").replace(" ", "").startswith("bytes=0-")
     if download or first:
-        action = f"{kind}.download" if download else f"{kind}.view"
+        audited = "snapshot" if kind == "frame" else kind  # the clean frame is a view of the snapshot
+        action = f"{audited}.download" if download else f"{audited}.view"
         audit.record(ctx.db, action, who.username, target=f"event:{event_id}", client=client_of(request))
     media = "video/mp4" if kind == "clip" else "image/jpeg"
     return FileResponse(  # serves HTTP Range requests (206) itself
@@ -123,6 +154,15 @@ def clip(event_id: EventId, request: Request, ctx: Ctx, who: Viewer, download: b
 def snapshot(event_id: EventId, request: Request, ctx: Ctx, who: Viewer, download: bool = False) -> FileResponse:
     """The snapshot of the deciding frame, boxes and zone drawn. Audited like clips."""
     return _serve(ctx, who, request, event_id, "snapshot", download)
+
+
+@router.get("/{event_id}/frame", response_class=FileResponse, responses={
+    200: {"content": {"image/jpeg": {}}, "description": "The clean frame (JPEG)."}, **_FILE_RESPONSES,
+})
+def frame(event_id: EventId, request: Request, ctx: Ctx, who: Viewer) -> FileResponse:
+    """The snapshot's frame without drawings (the page draws `detections` and `details.overlay`
+    over it). Its SHA-256 is `details.snapshot_clean.sha256`. Audited as a snapshot view."""
+    return _serve(ctx, who, request, event_id, "frame", False)
 
 
 @router.post("/{event_id}/review", status_code=201, response_model=ReviewOut, responses={**NOT_FOUND, **CONFLICT})

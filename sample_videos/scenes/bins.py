@@ -149,6 +149,17 @@ def scene_frames(photo: Path, light: str, duration_s: float, seed: int) -> Itera
     return _noisy(lit_frames(camera_view(photo), light, duration_s, seed), NOISE_SIGMA, seed)
 
 
+def build_bin_clip(path: Path | str, photo: Path, light: str, duration_s: float, seed: int | None = None, force: bool = False) -> Path:
+    """One held photo under ``light`` encoded as a camera's clip at ``path`` (kept when present
+    unless ``force``); ``seed`` (noise, rain) defaults to the hash of the file name."""
+    path = Path(path)
+    if force or not path.exists():
+        if seed is None:
+            seed = int(hashlib.sha256(path.stem.encode()).hexdigest()[:8], 16)
+        encode_h264(scene_frames(photo, light, duration_s, seed), path)
+    return path
+
+
 def no_bin_frames(media: Path, duration_s: float, seed: int) -> tuple[Iterator[np.ndarray], int]:
     """(frames, fps) of a no-bin scene: a video's own frames (looped) at its rate, or a still held."""
     if media.suffix.lower() in (".jpg", ".jpeg", ".png"):
@@ -186,10 +197,7 @@ def build_bin_scenes(
             light = lights[j % len(lights)]
             tag = "dirty" if kind == "positive" else "clean"
             name = f"bins_{tag}{i:02d}_{light}_{round(duration_s)}s"
-            path = out_dir / f"{name}.mp4"
-            if force or not path.exists():
-                seed = int(hashlib.sha256(name.encode()).hexdigest()[:8], 16)
-                encode_h264(scene_frames(photo, light, duration_s, seed), path)
+            path = build_bin_clip(out_dir / f"{name}.mp4", photo, light, duration_s, force=force)
             records.append(
                 {
                     "path": str(path),

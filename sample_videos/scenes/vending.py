@@ -313,6 +313,11 @@ def scene_frames(name: str, duration_s: float = 60.0, appear_at_s: float = 15.0,
     return _noisy(SCENES[name][1](shared, n, duration_s, appear_at_s), NOISE_SIGMA, seed=sum(map(ord, name)))
 
 
+def clip_name(name: str, duration_s: float, appear_at_s: float) -> str:
+    """The file a scene is built into: each timing its own file."""
+    return f"vending_{name}_{duration_s:g}s_at{appear_at_s:g}s.mp4"
+
+
 def build_vending_scenes(
     out_dir: Path,
     duration_s: float = 60.0,
@@ -333,7 +338,7 @@ def build_vending_scenes(
     records = []
     for name in only or list(SCENES):
         kind = SCENES[name][0]
-        path = out_dir / f"vending_{name}_{duration_s:g}s_at{appear_at_s:g}s.mp4"  # each timing its own file
+        path = out_dir / clip_name(name, duration_s, appear_at_s)
         if force or not path.exists():
             encode_h264(scene_frames(name, duration_s, appear_at_s, shared_dir), path)
         extra = {}

@@ -69,6 +69,18 @@ export const api = {
     if (note) body.note = note;
     return json("POST", `/api/events/${id}/review`, { json: body });
   },
+  decideGroup(ids, decision, reason, note) {
+    const body = { event_ids: ids, decision };
+    if (reason) body.reason = reason;
+    if (note) body.note = note;
+    return json("POST", "/api/events/review", { json: body });
+  },
+  reviewSettings: () => json("GET", "/api/events/review-settings"),
+  /** The camera's newest judged frame (JPEG) and when it was taken (local time). */
+  async liveFrame(camera) {
+    const resp = await send("GET", `/api/cameras/${encodeURIComponent(camera)}/live`, { headers: { Accept: "image/jpeg" } });
+    return { blob: await resp.blob(), takenAt: resp.headers.get("X-Taken-At-Local") };
+  },
 
   cases: (query) => json("GET", "/api/cases", { query }),
   caseGet: (id) => json("GET", `/api/cases/${id}`),

@@ -4,14 +4,20 @@ import { api, ApiError } from "./api.js";
 import { CasePanel } from "./cases.js";
 import { $ } from "./dom.js";
 import { EventView } from "./event.js";
+import { setPageOffset } from "./format.js";
+import { Group } from "./group.js";
 import { applyLabels, decisionName, roleName, t } from "./i18n.js";
 import { installShortcuts } from "./keys.js";
-import { clearErrors, showError, showNotice } from "./notify.js";
+import { Live } from "./live.js";
+import { clearErrors, kindOf, showError, showNotice } from "./notify.js";
 import { Player } from "./player.js";
 import { Queue } from "./queue.js";
+import { DismissDialog } from "./reasons.js";
 
 let me = null;
 let openSeq = 0;
+let deciding = false; // one decision at a time: a key pressed twice does not decide the next event unseen
+const STATE_OF = { confirm: "confirmed", dismiss: "dismissed" };
 
 /** Run an API call; a refusal is shown (an expired sign-in returns to the form). */
 async function run(call, what) {
@@ -27,9 +33,21 @@ async function run(call, what) {
   }
 }
 
-const queue = new Queue({ onOpen: (id) => openEvent(id), onError: (err, what) => handle(err, what) });
+let wantFirst = false; // nothing open yet (or all decided): the queue's next load opens its first event
+const queue = new Queue({
+  onOpen: (id, opts) => openEvent(id, opts),
+  onError: (err, what) => handle(err, what),
+  onLoaded: (items) => {
+    if (!wantFirst || !items.length) return;
+    wantFirst = false;
+    openEvent(items[0].id, { autoplay: true });
+  },
+});
 const player = new Player({ onError: (err, what) => handle(err, what) });
-const eventView = new EventView({ onDecide: (decision, reason, note) => decide(decision, reason, note) });
+const group = new Group({ onError: (err, what) => handle(err, what) });
+const live = new Live({ onError: (err, what) => handle(err, what) });
+const dismissDialog = new DismissDialog({ onDismiss: (reason, note) => decide("dismiss", reason, note) });
+const eventView = new EventView({ onConfirm: () => decide("confirm"), onDismiss: () => askDismiss() });
 const cases = new CasePanel({
   onOpenEvent: (id) => openEvent(id),
   onChanged: (id) => refreshEvent(id),
@@ -54,6 +72,7 @@ function showLogin(message = "") {
 
 function signedOut(message) {
   me = null;
+  wantFirst = false;
   player.clear();
   eventView.clear();
   showLogin(message);
@@ -61,14 +80,23 @@ function signedOut(message) {
 
 async function signedIn(user) {
   me = user;
-  $("#who").textContent = `${t("signed_in_as")}: ${user.username} (${roleName(user.role)})`;
+  $("#who").textContent = `${user.username} (${roleName(user.role)})`;
   $("#who").dataset.role = user.role;
   $("#login-view").hidden = true;
   $("#topbar-tools").hidden = false;
   $("#app-view").hidden = false;
-  await Promise.all([run(() => queue.loadCameras(), t("camera")), cases.load()]);
-  await queue.reload(0);
+  const [, , settings] = await Promise.all([run(() => queue.loadCameras(), t("camera")), cases.load(),
+    run(() => api.reviewSettings(), t("dismiss_title"))]);
+  if (settings) {
+    dismissDialog.setReasons(settings.dismiss_reasons);
+    setPageOffset(settings.utc_offset);
+    const zone = `${settings.timezone} UTC${settings.utc_offset}`;
+    $("#zone-name").textContent = `${t("times_in")} ${zone}`;
+    queue.setZone(zone);
+  }
   const linked = /^#event=(\d+)$/.exec(location.hash);
+  wantFirst = !linked; // the first pending one opens as soon as the queue is in (whichever load wins)
+  await queue.reload(0);
   if (linked) await openEvent(Number(linked[1]));
 }
 
@@ -83,8 +111,8 @@ $("#login-form").addEventListener("submit", async (e) => {
     clearErrors();
     await signedIn(out.user);
   } catch (err) {
-    const prefix = err instanceof ApiError && err.status === 0 ? t("network_error") : t("error");
-    $("#login-error").textContent = `${prefix}${err.status ? ` (HTTP ${err.status})` : ""}: ${err.detail || err.message}`;
+    const kind = err instanceof ApiError && err.status === 401 ? t("login_failed") : kindOf(err);
+    $("#login-error").textContent = `${kind}: ${err.detail || err.message}`;
   } finally {
     button.disabled = false;
   }
@@ -97,20 +125,23 @@ $("#logout-button").addEventListener("click", async () => {
 
 // -- events ------------------------------------------------------------------------------
 
-async function openEvent(id) {
+async function openEvent(id, { autoplay = false } = {}) {
   const seq = ++openSeq;
   const ev = await run(() => api.event(id), `${t("event")} #${id}`);
   if (!ev || seq !== openSeq) return;
-  show(ev);
+  show(ev, autoplay);
   history.replaceState(null, "", `#event=${id}`);
 }
 
-function show(ev) {
+function show(ev, autoplay = false) {
+  const other = !eventView.event || eventView.event.id !== ev.id;
   eventView.show(ev);
-  player.show(ev);
+  player.show(ev, { autoplay });
   cases.setEvent(ev);
+  live.setEvent(ev);
   queue.select(ev.id);
   queue.update(ev);
+  if (other) group.load(ev);
 }
 
 async function refreshEvent(id) {
@@ -118,15 +149,49 @@ async function refreshEvent(id) {
   if (ev && eventView.event && eventView.event.id === id) show(ev);
 }
 
-/** Returns whether the decision was stored. */
+function askDismiss() {
+  const ev = eventView.event;
+  if (!ev || deciding) return;
+  const ids = group.ids();
+  dismissDialog.open(ids.length > 1 ? `${t("group")} ${ids.length}` : `#${ev.id}`);
+}
+
+/** Decide the open event (or its group, in group mode), then open the next pending event and
+ *  start its clip. Returns whether the decision was stored. */
 async function decide(decision, reason, note) {
   const ev = eventView.event;
-  if (!ev) return false;
-  const r = await run(() => api.decide(ev.id, decision, reason, note), `${decisionName(decision)} #${ev.id}`);
-  if (!r) return false;
-  showNotice(`${t("event")} #${ev.id}: ${decisionName(r.decision)} · ${r.by}`);
-  await refreshEvent(ev.id);
-  return true;
+  if (!ev || deciding) return false;
+  deciding = true;
+  try {
+    const ids = group.ids();
+    const what = `${decisionName(decision)} ${ids.length > 1 ? `${t("group")} ${ids.length}` : `#${ev.id}`}`;
+    const r = await run(() => (ids.length > 1 ? api.decideGroup(ids, decision, reason, note) : api.decide(ev.id, decision, reason, note)), what);
+    if (!r) {
+      deciding = false;
+      return false;
+    }
+    showNotice(`${what}: ${decisionName(decision)} · ${me.username}`);
+    group.off();
+    // Not awaited (the dialog closes at once); no other decision until the next event is open.
+    advance(ids, STATE_OF[decision]).finally(() => { deciding = false; });
+    return true;
+  } catch (err) {
+    deciding = false;
+    throw err;
+  }
+}
+
+async function advance(ids, state) {
+  const current = eventView.event.id;
+  const next = await queue.decided(ids, state);
+  if (next && next !== current) await openEvent(next, { autoplay: true });
+  else if (next === current || queue.items.some((x) => x.id === current)) await refreshEvent(current);
+  else {
+    player.clear();
+    eventView.clear(t("all_reviewed"));
+    wantFirst = true; // another filter's first event opens when it loads
+  }
+  run(() => queue.loadCameras(), t("camera")); // the pending counts
 }
 
 // -- keys and start-up -------------------------------------------------------------------
@@ -137,8 +202,11 @@ $("#prev-button").addEventListener("click", () => queue.step(-1));
 $("#next-button").addEventListener("click", () => queue.step(+1));
 
 installShortcuts({
-  confirm: () => eventView.confirm(),
-  dismiss: () => eventView.askDismiss(),
+  confirm: () => decide("confirm"),
+  dismiss: () => askDismiss(),
+  group: () => group.toggle(),
+  zoom: () => player.zoom(),
+  live: () => live.open(eventView.event),
   next: () => queue.step(+1),
   prev: () => queue.step(-1),
   play: () => player.togglePlay(),
@@ -148,6 +216,10 @@ installShortcuts({
 
 async function start() {
   applyLabels();
+  // Below a wide desk the filters beyond the camera fold away: the queue itself gets the room.
+  const narrow = matchMedia("(max-width: 1280px)");
+  $("#more-filters").open = !narrow.matches;
+  narrow.addEventListener("change", () => { $("#more-filters").open = !narrow.matches; });
   try {
     await signedIn(await api.me());
   } catch (err) {

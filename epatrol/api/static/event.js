@@ -1,8 +1,8 @@
-// One event's facts, its review history, and the confirm / dismiss actions.
+// One event's facts, its review history, and the confirm / dismiss buttons.
 
 import { $, fill, h } from "./dom.js";
 import { duration, localTime } from "./format.js";
-import { decisionName, endReasonName, objectName, siteName, stateName, t, violationName } from "./i18n.js";
+import { decisionName, endReasonName, objectName, siteName, stateName, t, violationLabel } from "./i18n.js";
 
 function fact(key, ...value) {
   return [h("dt", {}, t(key)), h("dd", { dataset: { fact: key } }, ...value)];
@@ -17,44 +17,34 @@ function hash(hex) {
 }
 
 export class EventView {
-  /** onDecide(decision, reason, note) -> Promise; the dialog stays open if it fails. */
-  constructor({ onDecide }) {
-    this.onDecide = onDecide;
+  /** onConfirm(), onDismiss(): the officer asked for a decision (the desk decides what it covers). */
+  constructor({ onConfirm, onDismiss }) {
     this.event = null;
     this.heading = $("#event-heading");
     this.facts = $("#facts");
     this.history = $("#history");
-    this.dialog = $("#dismiss-dialog");
 
-    $("#confirm-button").addEventListener("click", () => this.confirm());
-    $("#dismiss-button").addEventListener("click", () => this.askDismiss());
-    $("#dismiss-cancel").addEventListener("click", () => this.dialog.close());
-    $("#dismiss-form").addEventListener("submit", async (e) => {
-      e.preventDefault();
-      const reason = $("#dismiss-reason").value.trim();
-      if (!reason) {
-        $("#dismiss-reason").focus();
-        return;
-      }
-      if (await this.onDecide("dismiss", reason, $("#dismiss-note").value.trim())) this.dialog.close();
-    });
+    $("#confirm-button").addEventListener("click", () => onConfirm());
+    $("#dismiss-button").addEventListener("click", () => onDismiss());
   }
 
   show(ev) {
     this.event = ev;
     $("#event-empty").hidden = true;
     $("#event-body").hidden = false;
-    fill(this.heading, `${t("event")} #${ev.id} · ${violationName(ev.violation)} `,
+    fill(this.heading, `${t("event")} #${ev.id} · ${violationLabel(ev)} `,
       h("span", { class: `badge state-${ev.review_state}`, id: "event-state", dataset: { state: ev.review_state } },
         stateName(ev.review_state)));
     this.renderFacts(ev);
     this.renderHistory(ev.reviews || []);
   }
 
-  clear() {
+  /** No event open; `message` says why (default: pick one from the queue). */
+  clear(message = t("pick_event")) {
     this.event = null;
     $("#event-body").hidden = true;
     $("#event-empty").hidden = false;
+    $("#event-empty").textContent = message;
     this.heading.textContent = t("event");
   }
 
@@ -64,7 +54,7 @@ export class EventView {
       ? ev.detections.map((x) => `${objectName(x.label)} ${Number(x.confidence).toFixed(2)}`).join("; ")
       : t("none");
     fill(this.facts,
-      fact("violation", violationName(ev.violation)),
+      fact("violation", violationLabel(ev)),
       fact("review_state", stateName(ev.review_state)),
       fact("camera_name", `${ev.camera_name} `, h("small", {}, `(${ev.camera})`)),
       fact("site", siteName(ev.site)),
@@ -91,17 +81,5 @@ export class EventView {
       h("strong", {}, decisionName(r.decision)), ` · ${r.by} · `, when(r.at, r.at_local),
       r.reason ? h("div", {}, `${t("reason")}: ${r.reason}`) : null,
       r.note ? h("div", {}, `${t("note")}: ${r.note}`) : null)));
-  }
-
-  confirm() {
-    if (this.event) return this.onDecide("confirm");
-  }
-
-  askDismiss() {
-    if (!this.event) return;
-    $("#dismiss-reason").value = "";
-    $("#dismiss-note").value = "";
-    this.dialog.showModal();
-    $("#dismiss-reason").focus();
   }
 }

@@ -9,6 +9,7 @@ const LABELS = {
   username: ["用户名", "Username"],
   password: ["密码", "Password"],
   signed_in_as: ["当前用户", "Signed in as"],
+  login_failed: ["登录失败", "Sign-in failed"],
   role_viewer: ["只读", "viewer"],
   role_officer: ["执法队员", "officer"],
   role_admin: ["管理员", "admin"],
@@ -30,7 +31,6 @@ const LABELS = {
   next_page: ["下一页", "Next page"],
   no_events: ["没有符合条件的事件", "No events match"],
   loading: ["加载中…", "Loading…"],
-  browser_time: ["按本机时区", "in this browser's time zone"],
 
   event: ["事件", "Event"],
   skip_to_event: ["跳到事件", "Skip to the event"],
@@ -103,13 +103,32 @@ const LABELS = {
   exported: ["已下载", "Downloaded"],
   open_event: ["打开", "Open"],
 
+  all_reviewed: ["本页待审事件已全部处理", "Every pending event here is decided"],
+  times_in: ["时区", "Times in"],
+  dismiss_keys_hint: ["按数字键直接以该原因驳回；Enter 驳回所选；Esc 取消", "A digit dismisses with that reason; Enter dismisses with the selected one; Esc cancels"],
+  other_reason: ["其他（请填写原因）", "Other (type the reason)"],
+  other_reason_needed: ["请填写驳回原因", "Type the reason for the dismissal"],
+  group: ["同组", "Group"],
+  group_hint: ["同一摄像头、区域和违规类型的待审事件", "pending events of the same camera, zone and violation"],
+  group_mode: ["整组审核", "Decide the whole group"],
+  group_on: ["下一次确认/驳回将作用于整组", "the next confirm or dismiss applies to the whole group"],
+  group_done: ["整组已处理", "Group decided"],
+  zoom: ["放大", "Enlarge"],
+  live: ["实时画面", "Live view"],
+  live_taken: ["抓取时间", "Taken at"],
+  clean_frame: ["原始画面，检测框由页面绘制", "clean frame; the page draws the boxes"],
+  burnt_frame: ["旧抓拍图：检测框已绘入图片", "older snapshot: boxes are burnt into the image"],
+
   error: ["出错了", "Error"],
   network_error: ["网络错误", "Network error"],
   session_over: ["登录已失效，请重新登录", "Your sign-in has ended; sign in again"],
   video_error: ["视频无法播放", "The clip cannot play"],
 
-  key_confirm: ["确认当前事件", "Confirm this event"],
-  key_dismiss: ["驳回（需填写原因）", "Dismiss (asks for a reason)"],
+  key_confirm: ["确认当前事件并进入下一条", "Confirm this event and open the next"],
+  key_dismiss: ["驳回：再按数字选原因，或 Enter 用第一个原因", "Dismiss: then a digit for the reason, or Enter for the first"],
+  key_group: ["整组审核开关", "Decide the whole group (toggle)"],
+  key_zoom: ["放大抓拍图", "Enlarge the snapshot"],
+  key_live: ["查看摄像头实时画面", "The camera's live view"],
   key_next: ["下一条事件", "Next event"],
   key_prev: ["上一条事件", "Previous event"],
   key_play: ["播放/暂停视频", "Play or pause the clip"],
@@ -166,6 +185,12 @@ function pair(table, key) {
 export const t = (key) => pair(LABELS, key);
 export const zh = (key) => (LABELS[key] ? LABELS[key][0] : key);
 export const violationName = (v) => pair(VIOLATIONS, v);
+/** An event's violation: the district's own label when the event carries one, else the built-in one. */
+export function violationLabel(ev) {
+  const label = ev && ev.details && ev.details.violation_label;
+  if (label && typeof label === "object" && (label.zh || label.en)) return [label.zh, label.en].filter(Boolean).join(" ");
+  return violationName(ev.violation);
+}
 export const siteName = (s) => pair(SITES, s);
 export const stateName = (s) => pair(STATES, s);
 export const decisionName = (d) => pair(DECISIONS, d);

@@ -1,5 +1,5 @@
-// Keyboard shortcuts of the review desk: C confirm, D dismiss, J/↓ next, K/↑ previous,
-// P play/pause, B boxes, ? help. Typing in a field, an open dialog or a modifier key
+// Keyboard shortcuts of the review desk: C confirm, D dismiss (then a digit or Enter in its
+// dialog), G group mode, J/↓ next, K/↑ previous, P play/pause, B boxes, Z enlarge, L live, ? help. Typing in a field, an open dialog or a modifier key
 // (other than Shift for "?") leaves the key alone.
 
 const TYPING = new Set(["INPUT", "TEXTAREA", "SELECT"]);
@@ -14,11 +14,17 @@ export function installShortcuts(actions, isActive) {
     ArrowUp: actions.prev,
     p: actions.play,
     b: actions.boxes,
+    g: actions.group,
+    z: actions.zoom,
+    l: actions.live,
     "?": actions.help,
   };
   document.addEventListener("keydown", (e) => {
     if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey || e.isComposing) return;
-    if (!isActive() || document.querySelector("dialog[open]")) return;
+    if (!isActive()) return;
+    // An open dialog takes the keys, except those it lists in data-shortcuts (B in the enlarged snapshot).
+    const dialog = document.querySelector("dialog[open]");
+    if (dialog && !(dialog.dataset.shortcuts || "").split(" ").includes(e.key.toLowerCase())) return;
     const target = e.target;
     if (target && (TYPING.has(target.tagName) || target.isContentEditable)) return;
     // The video's own controls use the arrow keys while it has focus.

@@ -1,12 +1,12 @@
 // The evidence media of one event: the clip (<video>, streamed with HTTP Range, signed in by
-// the session cookie) beside the snapshot, with the event's detection boxes drawn over it
-// in SVG so they can be switched off to see what they cover.
+// the session cookie) beside the snapshot: the clean frame with the zone and boxes drawn over it
+// by the page (overlay.js; B switches them off), or for older events the burnt-in snapshot.
+// Z (or a click on the snapshot) shows it enlarged.
 
 import { api } from "./api.js";
-import { $, svg } from "./dom.js";
-import { objectName, t } from "./i18n.js";
-
-const COLOURS = ["#ff3b30", "#0a84ff", "#34c759", "#ff9f0a", "#bf5af2", "#64d2ff"];
+import { $ } from "./dom.js";
+import { t } from "./i18n.js";
+import { cleanFrameUrl, drawOverlay } from "./overlay.js";
 
 export class Player {
   constructor({ onError }) {
@@ -17,24 +17,53 @@ export class Player {
     this.imgMessage = $("#snapshot-message");
     this.overlay = $("#boxes");
     this.toggle = $("#toggle-boxes");
+    this.note = $("#snapshot-note");
+    this.zoomDialog = $("#zoom-dialog");
+    this.zoomImg = $("#zoom-image");
+    this.zoomOverlay = $("#zoom-boxes");
     this.event = null;
+    this.clean = false;
 
     this.toggle.addEventListener("change", () => this.showBoxes(this.toggle.checked));
     this.img.addEventListener("load", () => this.drawBoxes());
+    this.img.addEventListener("click", () => this.zoom());
+    this.zoomImg.addEventListener("load", () => this.drawBoxes());
+    $("#zoom-button").addEventListener("click", () => this.zoom());
+    // Labels keep their on-screen size: redraw when the image is shown at another size.
+    const resized = new ResizeObserver(() => this.drawBoxes());
+    resized.observe(this.img);
+    resized.observe(this.zoomImg);
     this.img.addEventListener("error", () => this.explain(this.img, this.imgMessage, t("snapshot")));
     this.video.addEventListener("error", () => this.explain(this.video, this.videoMessage, t("video_error")));
   }
 
-  /** Show an event's clip and snapshot. */
-  show(ev) {
+  /** Show an event's clip and snapshot; `autoplay`: start the clip (muted) as soon as it can. */
+  show(ev, { autoplay = false } = {}) {
     const sameEvent = this.event && this.event.id === ev.id;
     this.event = ev;
     if (!sameEvent) {
       this.load(this.video, this.videoMessage, ev.clip_url, clipAbsence(ev));
-      this.load(this.img, this.imgMessage, ev.snapshot_url, t("no_snapshot"));
+      if (autoplay && ev.clip_url) {
+        this.video.muted = true; // a muted clip may start without a click
+        this.video.play().catch(() => {}); // refused or overtaken by the next event: P still plays it
+      }
+      const clean = cleanFrameUrl(ev);
+      this.clean = Boolean(clean);
+      this.load(this.img, this.imgMessage, clean || ev.snapshot_url, t("no_snapshot"));
+      this.note.textContent = ev.snapshot_url ? t(clean ? "clean_frame" : "burnt_frame") : "";
       this.img.alt = `${t("snapshot")} #${ev.id}`;
       this.overlay.replaceChildren();
     } else if (this.img.complete) this.drawBoxes();
+  }
+
+  /** The snapshot at full size (scrolls when larger than the window), overlay and all. */
+  zoom() {
+    const src = this.img.getAttribute("src");
+    if (!src || !this.event) return;
+    if (this.zoomImg.getAttribute("src") !== src) this.zoomImg.src = src;
+    this.zoomImg.alt = this.img.alt;
+    if (!this.zoomDialog.open) this.zoomDialog.showModal();
+    if (this.zoomImg.complete) this.drawBoxes();
   }
 
   clear() {
@@ -44,6 +73,7 @@ export class Player {
     this.video.load();
     this.img.removeAttribute("src");
     this.overlay.replaceChildren();
+    if (this.zoomDialog.open) this.zoomDialog.close();
   }
 
   load(el, message, url, absent) {
@@ -85,38 +115,18 @@ export class Player {
   showBoxes(on) {
     this.toggle.checked = on;
     this.overlay.classList.toggle("off", !on);
+    this.zoomOverlay.classList.toggle("off", !on);
   }
 
   toggleBoxes() {
     this.showBoxes(!this.toggle.checked);
   }
 
-  /** Boxes are in the pixels of the frame the snapshot was taken from. */
+  /** Boxes are in the pixels of the frame the snapshot was taken from; the zone is drawn only
+   *  over a clean frame (a burnt-in snapshot has it already). */
   drawBoxes() {
-    const ev = this.event;
-    const w = this.img.naturalWidth;
-    const hgt = this.img.naturalHeight;
-    this.overlay.replaceChildren();
-    if (!ev || !w || !hgt) return;
-    this.overlay.setAttribute("viewBox", `0 0 ${w} ${hgt}`);
-    const font = Math.max(12, Math.round(Math.min(w, hgt) / 28));
-    ev.detections.forEach((d, i) => {
-      const [x1, y1, x2, y2] = d.xyxy;
-      const colour = COLOURS[i % COLOURS.length];
-      const label = `${objectName(d.label)} ${Number(d.confidence).toFixed(2)}`;
-      const ty = y2 + font + 4 <= hgt ? y2 + font + 2 : Math.max(font, y1 - 4);
-      this.overlay.append(
-        svg("rect", {
-          x: x1, y: y1, width: Math.max(1, x2 - x1), height: Math.max(1, y2 - y1),
-          fill: "none", stroke: colour, "stroke-width": 2, "stroke-dasharray": "8 4",
-          "vector-effect": "non-scaling-stroke", class: "box",
-        }),
-        svg("text", {
-          x: Math.max(2, Math.min(x1, w - label.length * font * 0.55)), y: ty, fill: colour, "font-size": font,
-          "paint-order": "stroke", stroke: "#000", "stroke-width": Math.max(2, font / 6), class: "box-label",
-        }, label),
-      );
-    });
+    drawOverlay(this.overlay, this.event, this.img.naturalWidth, this.img.naturalHeight, this.img.clientWidth, this.clean);
+    drawOverlay(this.zoomOverlay, this.event, this.zoomImg.naturalWidth, this.zoomImg.naturalHeight, this.zoomImg.clientWidth, this.clean);
   }
 }
 

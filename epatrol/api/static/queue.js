@@ -2,8 +2,8 @@
 
 import { api } from "./api.js";
 import { $, fill, h } from "./dom.js";
-import { browserOffset, localTime, toIsoWithOffset } from "./format.js";
-import { siteKeys, siteName, stateKeys, stateName, t, violationKeys, violationName } from "./i18n.js";
+import { localTime, toIsoWithOffset } from "./format.js";
+import { siteKeys, siteName, stateKeys, stateName, t, violationKeys, violationLabel, violationName } from "./i18n.js";
 
 const PAGE_SIZE = 20;
 const DEFAULT_STATE = "pending"; // the queue is what still waits for a decision
@@ -13,9 +13,11 @@ function options(select, entries) {
 }
 
 export class Queue {
-  /** onOpen(id): the officer picked an event; onError(err, what): a refusal to show. */
-  constructor({ onOpen, onError }) {
+  /** onOpen(id, {autoplay}): open an event; onError(err, what): a refusal to show;
+   *  onLoaded(items): a page of the queue was shown. */
+  constructor({ onOpen, onError, onLoaded = () => {} }) {
     this.onOpen = onOpen;
+    this.onLoaded = onLoaded;
     this.onError = onError;
     this.form = $("#filters");
     this.list = $("#queue-list");
@@ -33,7 +35,6 @@ export class Queue {
     options($("#f-state"), stateKeys().map((s) => [s, stateName(s)]));
     options($("#f-camera"), []);
     $("#f-state").value = DEFAULT_STATE;
-    for (const el of this.form.querySelectorAll(".tz-hint")) el.textContent = `(${t("browser_time")} ${browserOffset()})`;
 
     this.form.addEventListener("submit", (e) => {
       e.preventDefault();
@@ -46,6 +47,11 @@ export class Queue {
     for (const select of this.form.querySelectorAll("select")) select.addEventListener("change", () => this.reload(0));
     this.prevButton.addEventListener("click", () => this.page(-1));
     this.nextButton.addEventListener("click", () => this.page(+1));
+  }
+
+  /** Name the zone the date filters are typed in (the box's). */
+  setZone(name) {
+    for (const el of this.form.querySelectorAll(".tz-hint")) el.textContent = `(${name})`;
   }
 
   async loadCameras() {
@@ -89,6 +95,7 @@ export class Queue {
     this.total = page.total;
     this.offset = page.offset;
     this.render();
+    this.onLoaded(this.items);
     return true;
   }
 
@@ -120,7 +127,7 @@ export class Queue {
         },
         h("span", { class: "qi-top" },
           h("span", { class: "qi-id" }, `#${ev.id}`),
-          h("span", { class: "qi-violation" }, violationName(ev.violation)),
+          h("span", { class: "qi-violation" }, violationLabel(ev)),
           h("span", { class: `badge state-${ev.review_state}` }, stateName(ev.review_state))),
         h("span", { class: "qi-camera" }, `${ev.camera_name} · ${ev.zone}`),
         h("span", { class: "qi-time" }, localTime(ev.started_at_local)),
@@ -140,7 +147,7 @@ export class Queue {
     }
   }
 
-  /** Replace one event's row after a decision (it stays in place so J/K keep their order). */
+  /** Replace one event's row (a refresh of the open event). */
   update(ev) {
     const i = this.items.findIndex((x) => x.id === ev.id);
     if (i < 0) return;
@@ -149,23 +156,56 @@ export class Queue {
     if (old) old.parentElement.replaceWith(this.row(ev));
   }
 
+  /** Events just decided (`state`): rows the filter no longer matches leave the list, the others
+   *  show their new state. Resolves to the id to open next (the next pending one), or null. */
+  async decided(ids, state) {
+    const gone = new Set(ids);
+    const at = this.items.findIndex((x) => x.id === this.selected);
+    const filter = $("#f-state").value;
+    if (filter && filter !== state) {
+      const before = this.items.slice(0, Math.max(at, 0)).filter((x) => !gone.has(x.id)).length;
+      const kept = this.items.filter((x) => !gone.has(x.id));
+      this.total -= this.items.length - kept.length;
+      this.items = kept;
+      if (!kept.length) { // the page emptied: the next pending ones, or the page before
+        if (this.total > 0 && await this.reload(Math.min(this.offset, Math.max(0, this.total - PAGE_SIZE)))) {
+          return this.items.length ? this.items[0].id : null;
+        }
+        this.render();
+        return null;
+      }
+      if (before >= kept.length && this.offset + kept.length < this.total && await this.reload(this.offset)) {
+        return (this.items[before] || this.items[this.items.length - 1]).id; // it was last here: the next page's first
+      }
+      this.render();
+      return kept[Math.min(before, kept.length - 1)].id;
+    }
+    for (const x of this.items) if (gone.has(x.id)) x.review_state = state;
+    this.render();
+    const after = this.items.slice(at + 1);
+    const next = after.find((x) => x.review_state === "pending") || after[0];
+    return next ? next.id : null;
+  }
+
   async page(direction) {
-    const offset = Math.max(0, this.offset + direction * PAGE_SIZE);
+    // Forward from what this page shows now: decided events may have left a pending list.
+    const offset = direction > 0 ? this.offset + this.items.length : Math.max(0, this.offset - PAGE_SIZE);
     if (offset >= this.total && direction > 0) return false;
     return this.reload(offset);
   }
 
-  /** Open the next (+1, older) or previous (-1, newer) event, across pages. */
+  /** Open the next (+1, older) or previous (-1, newer) event, across pages; its clip starts. */
   async step(direction) {
     if (!this.items.length) return;
+    const open = (id) => this.onOpen(id, { autoplay: true });
     const i = this.items.findIndex((x) => x.id === this.selected);
-    if (i < 0) return this.onOpen(this.items[direction > 0 ? 0 : this.items.length - 1].id);
+    if (i < 0) return open(this.items[direction > 0 ? 0 : this.items.length - 1].id);
     const j = i + direction;
-    if (j >= 0 && j < this.items.length) return this.onOpen(this.items[j].id);
+    if (j >= 0 && j < this.items.length) return open(this.items[j].id);
     if (direction > 0 && this.offset + this.items.length < this.total) {
-      if (await this.page(+1) && this.items.length) return this.onOpen(this.items[0].id);
+      if (await this.page(+1) && this.items.length) return open(this.items[0].id);
     } else if (direction < 0 && this.offset > 0) {
-      if (await this.page(-1) && this.items.length) return this.onOpen(this.items[this.items.length - 1].id);
+      if (await this.page(-1) && this.items.length) return open(this.items[this.items.length - 1].id);
     }
   }
 }

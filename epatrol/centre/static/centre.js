@@ -1,6 +1,9 @@
 // The centre's page: sign in, the cases of one's part, dispatch (dispatcher), report handled
 // with a photo (department handler), statistics with a chart and exports. Plain modules, no
-// build step; the session is the HttpOnly cookie set by login.
+// build step; the session is the HttpOnly cookie set by login. The same page serves a handler's
+// phone: below 700 px the list becomes cards and an opened case takes the whole screen.
+
+import { api } from "./api.js";
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -21,25 +24,6 @@ let me = null;
 let departments = {};
 let current = null;
 
-class ApiError extends Error {
-  constructor(status, detail) { super(detail); this.status = status; }
-}
-
-async function api(method, path, { json, form, query } = {}) {
-  const url = new URL(path, location.origin);
-  for (const [k, v] of Object.entries(query || {})) if (v !== undefined && v !== null && v !== "") url.searchParams.set(k, v);
-  const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
-  if (json !== undefined) { init.headers["Content-Type"] = "application/json"; init.body = JSON.stringify(json); }
-  if (form !== undefined) init.body = form;
-  const resp = await fetch(url, init);
-  if (!resp.ok) {
-    let detail = `${resp.status} ${resp.statusText}`;
-    try { const b = await resp.json(); if (b.detail) detail = typeof b.detail === "string" ? b.detail : JSON.stringify(b.detail); } catch { /* keep */ }
-    throw new ApiError(resp.status, detail);
-  }
-  return resp.status === 204 ? null : resp.json();
-}
-
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
@@ -51,14 +35,29 @@ function el(tag, attrs = {}, ...children) {
 
 function showError(e) {
   $("#errors").textContent = e ? (e.message || String(e)) : "";
+  if (e && e.status === 401 && me) signedOut();
+  if (e) $("#errors").scrollIntoView({ block: "nearest" });
+}
+
+// The session ran out (8 h, or revoked) while the page was open: back to the sign-in form.
+function signedOut() {
+  me = null;
+  $("#app-view").hidden = true;
+  $("#topbar-tools").hidden = true;
+  $("#login-view").hidden = false;
+  $("#login-error").textContent = $("#errors").textContent;
 }
 
 function notice(text) {
   $("#notice").textContent = text;
+  if (text) $("#notice").scrollIntoView({ block: "nearest" });
 }
 
 const when = (iso) => (iso ? iso.slice(0, 16).replace("T", " ") : "—");
 const dept = (code) => { const d = departments[code]; return d ? `${d.name}${d.name_en ? " " + d.name_en : ""}` : code; };
+// A district-defined label ({zh, en}) when the case carries one, else the built-in name.
+const violationName = (c) => (c.violation_label ? [c.violation_label.zh, c.violation_label.en].filter(Boolean).join(" ")
+  : VIOLATIONS[c.violation] || c.violation);
 const duration = (s) => (s === null || s === undefined ? "—" : s >= 3600 ? `${(s / 3600).toFixed(1)} h` : `${Math.round(s / 60)} min`);
 
 // -- sign-in --------------------------------------------------------------------------------
@@ -67,11 +66,11 @@ async function start() {
   try {
     me = await api("GET", "/api/auth/me");
   } catch (e) {
-    if (e.status !== 401) showError(e);
+    if (e.status !== 401) $("#errors").textContent = e.message;
     $("#login-view").hidden = false;
     return;
   }
-  await enter();
+  await enter().catch(showError);
 }
 
 async function enter() {
@@ -85,6 +84,7 @@ async function enter() {
   if (departments[me.department]) $("#who").textContent = `${me.username} (${ROLES[me.role]} · ${dept(me.department)})`;
   const now = new Date();
   $("#stats-month").value = `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, "0")}`;
+  if (me.role === "handler") $("#f-state").value = "dispatched";  // a handler's list is what waits for them
   await loadCases();
 }
 
@@ -95,10 +95,13 @@ $("#login-form").addEventListener("submit", async (ev) => {
     const r = await api("POST", "/api/auth/login", { json: { username: $("#login-username").value, password: $("#login-password").value } });
     me = r.user;
     $("#login-password").value = "";
-    await enter();
   } catch (e) {
     $("#login-error").textContent = e.status === 401 ? "用户名或密码错误 Wrong username or password" : e.message;
+    return;
   }
+  $("#login-error").textContent = "";
+  $("#errors").textContent = "";
+  await enter().catch(showError);
 });
 
 $("#logout-button").addEventListener("click", async () => {
@@ -116,14 +119,15 @@ async function loadCases() {
     const body = $("#case-list");
     body.replaceChildren();
     for (const c of r.items) {
-      const due = el("td", { text: c.state === "dispatched" ? when(c.due_at) : "—" });
+      // data-label: the column's name, shown beside the value when the rows become cards on a phone
+      const due = el("td", { "data-label": "期限 Due", text: c.state === "dispatched" ? when(c.due_at) : "—" });
       if (c.overdue) due.append(" ", el("span", { class: "badge late", text: `超期 Overdue${c.escalation_level ? " L" + c.escalation_level : ""}` }));
       const row = el("tr", { "data-case": String(c.id), tabindex: "0", class: current === c.id ? "selected" : "" },
-        el("td", { text: `#${c.id}` }),
-        el("td", {}, el("span", { class: `badge ${c.state}`, text: STATES[c.state] || c.state })),
-        el("td", { text: VIOLATIONS[c.violation] || c.violation }),
-        el("td", { text: c.street || "—" }), el("td", { text: c.grid || "—" }),
-        el("td", { text: c.departments.map((d) => d.name).join("、") || "—" }), due);
+        el("td", { class: "case-no", text: `#${c.id}` }),
+        el("td", { class: "case-state" }, el("span", { class: `badge ${c.state}`, text: STATES[c.state] || c.state })),
+        el("td", { class: "case-violation", text: violationName(c) }),
+        el("td", { "data-label": "街道 Street", text: c.street || "—" }), el("td", { "data-label": "网格 Grid", text: c.grid || "—" }),
+        el("td", { "data-label": "部门 Depts", text: c.departments.map((d) => d.name).join("、") || "—" }), due);
       row.addEventListener("click", () => openCase(c.id));
       row.addEventListener("keydown", (e) => { if (e.key === "Enter") openCase(c.id); });
       body.append(row);
@@ -137,7 +141,54 @@ async function openCase(id) {
   showError(null);
   try {
     render(await api("GET", `/api/cases/${id}`));
-  } catch (e) { showError(e); }
+  } catch (e) { showError(e); return; }
+  $("#cases-view").classList.add("reading");  // on a phone: the case alone, with a way back
+  if (matchMedia("(max-width: 700px)").matches) $("#case-detail").scrollIntoView({ block: "start" });
+  $("#case-detail").focus({ preventScroll: true });
+}
+
+$("#case-back").addEventListener("click", () => {
+  $("#cases-view").classList.remove("reading");
+  const row = document.querySelector(`#case-list tr[data-case="${current}"]`);
+  if (row) { row.scrollIntoView({ block: "center" }); row.focus(); }
+});
+
+// Time left to the deadline, or how late it is, in words.
+function dueText(c) {
+  if (!c.due_at) return "—";
+  const left = (Date.parse(c.due_at) - Date.now()) / 1000;
+  if (c.state !== "dispatched") return when(c.due_at);
+  return left > 0 ? `${when(c.due_at)} · 剩余 ${duration(left)} left` : `${when(c.due_at)} · 已超期 ${duration(-left)} overdue`;
+}
+
+// 门前三包: the unit answering for the spot, when the case names one; a phone number can be dialled.
+function responsibleNode(r) {
+  const dd = el("dd", {}, r.name || "—");
+  if (r.contact) {
+    const tel = /^\+?[\d\s()-]{5,}$/.test(r.contact) ? el("a", { href: `tel:${r.contact.replace(/[\s()-]/g, "")}`, text: r.contact }) : r.contact;
+    dd.append(" · ", tel);
+  }
+  if (r.licence) dd.append(" · ", el("span", { class: "hint", text: `执照 Licence ${r.licence}` }));
+  return dd;
+}
+
+// The event's clip and snapshot: shown where the centre serves them, else listed with their state.
+const EVIDENCE_STATES = { verified: "已校验 verified", pending: "接收中 arriving", corrupt: "校验失败 corrupt", missing: "缺失 missing" };
+function renderEvidence(c) {
+  const files = (c.event && c.event.evidence) || [];
+  const box = $("#case-evidence");
+  box.hidden = !files.length;
+  box.replaceChildren(...files.map((f) => {
+    const name = f.kind === "clip" ? "视频 Clip" : f.kind === "snapshot" ? "截图 Snapshot" : f.kind;
+    const said = el("p", { class: "hint", text: `${name} · ${EVIDENCE_STATES[f.state] || f.state}` });
+    if (!f.url || !["snapshot", "clip"].includes(f.kind)) return said;
+    const media = f.kind === "snapshot" ? el("img", { src: f.url, alt: `${name} ${f.sha256.slice(0, 12)}` })
+      : el("video", { src: f.url, controls: "", preload: "metadata", playsinline: "" });
+    const fig = el("figure", { "data-kind": f.kind }, media, el("figcaption", { text: name }));
+    // verified, but this centre keeps no copy (no evidence_dir): say so instead of a broken image
+    media.addEventListener("error", () => fig.replaceWith(el("p", { class: "hint", text: `${name} · 未在中心保存副本 no copy kept at the centre` })));
+    return fig;
+  }));
 }
 
 function render(c) {
@@ -147,16 +198,19 @@ function render(c) {
   $("#case-body").hidden = false;
   $("#case-heading").textContent = `案件 Case #${c.id} · ${STATES[c.state]}`;
   const facts = [
-    ["违规 Violation", VIOLATIONS[c.violation] || c.violation], ["街道 Street", c.street || "—"], ["网格 Grid", c.grid || "—"],
+    ["违规 Violation", violationName(c)], ["街道 Street", c.street || "—"], ["网格 Grid", c.grid || "—"],
     ["点位 Camera", `${c.event ? c.event.camera_name : c.camera} · ${c.zone} (${c.box})`],
     ["发现 Detected", when(c.event && c.event.onset)], ["立案 Filed", when(c.filed_at)],
     ["派遣 Dispatched", c.dispatched_at ? `${when(c.dispatched_at)} · ${c.dispatched_by}` : "—"],
     ["责任部门 Departments", c.departments.map((d) => `${d.name}${d.lead ? "（牵头 lead）" : ""}`).join("、") || "—"],
-    ["处置期限 Due", c.due_at ? `${when(c.due_at)}${c.overdue ? " · 超期 overdue" : ""}` : "—"],
+    ["处置期限 Due", dueText(c)],
     ["回头看次数 Reopened", String(c.reopen_count)], ["结案 Closed", when(c.closed_at)],
   ];
   if (c.recurrence_of) facts.push(["重复发生 Recurrence of", `#${c.recurrence_of}`]);
-  $("#case-facts").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
+  const rows = facts.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]);
+  if (c.responsible) rows.splice(8, 0, el("dt", { text: "门前三包责任单位 Responsible unit" }), responsibleNode(c.responsible));
+  $("#case-facts").replaceChildren(...rows);
+  renderEvidence(c);
 
   const canDispatch = me.role === "dispatcher" && c.state === "filed";
   $("#dispatch-form").hidden = !canDispatch;
@@ -170,6 +224,7 @@ function render(c) {
     }
   }
   $("#handle-form").hidden = !(me.role === "handler" && c.state === "dispatched");
+  $("#handle-error").textContent = "";
 
   $("#case-handlings").replaceChildren(...(c.handlings.length ? c.handlings.map((h) => el("li", {},
     el("div", { text: `${when(h.at)} · ${dept(h.department)} · ${h.by}: ${h.note}` }),
@@ -193,18 +248,52 @@ $("#dispatch-form").addEventListener("submit", async (ev) => {
   } catch (e) { showError(e); }
 });
 
+// The photo as taken, shown before it is sent; a phone's HEIC is refused here, before the upload.
+function photoProblem(file) {
+  if (!file) return "请拍摄或选择一张现场照片 Take or pick a photo of the place";
+  if (!["image/jpeg", "image/png"].includes(file.type)) {
+    return "照片须为 JPEG 或 PNG（iPhone：设置 › 相机 › 格式 › 兼容性最佳） The photo must be a JPEG or PNG (iPhone: Settings › Camera › Formats › Most Compatible)";
+  }
+  return null;
+}
+
+$("#handle-photo").addEventListener("change", () => {
+  const file = $("#handle-photo").files[0];
+  const img = $("#handle-preview");
+  if (img.src) URL.revokeObjectURL(img.src);
+  const problem = file ? photoProblem(file) : null;
+  $("#handle-error").textContent = problem || "";
+  img.hidden = !file || !!problem;
+  if (file && !problem) img.src = URL.createObjectURL(file);
+});
+
 $("#handle-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
+  const file = $("#handle-photo").files[0];
+  const problem = photoProblem(file) || (!$("#handle-note").value.trim() ? "请填写处置情况 Say what was done" : null);
+  $("#handle-error").textContent = problem || "";
+  if (problem) return;
   const form = new FormData();
   form.append("note", $("#handle-note").value);
-  form.append("photo", $("#handle-photo").files[0]);
+  form.append("photo", file);
+  const button = $("#handle-submit");
+  button.disabled = true;  // a slow upload on a phone must not be sent twice
+  button.textContent = "上传中… Sending…";
   try {
-    render(await api("POST", `/api/cases/${current}/handle`, { form }));
+    const id = current;
+    render(await api("POST", `/api/cases/${id}/handle`, { form }));
     $("#handle-note").value = "";
     $("#handle-photo").value = "";
-    notice(`案件 #${current} 已处置，等待摄像头核查 handled; waiting for the camera's re-inspection`);
+    $("#handle-preview").hidden = true;
+    notice(`案件 #${id} 已处置，等待摄像头核查 Case #${id} handled; waiting for the camera's re-inspection`);
     await loadCases();
-  } catch (e) { showError(e); }
+  } catch (e) {
+    $("#handle-error").textContent = e.message;
+    if (e.status === 401) showError(e);
+  } finally {
+    button.disabled = false;
+    button.textContent = "提交处置 Report handled";
+  }
 });
 
 // -- statistics -----------------------------------------------------------------------------

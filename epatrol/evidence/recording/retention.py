@@ -17,6 +17,7 @@ from sqlalchemy import exists, false, func, select
 
 from epatrol.config import Retention
 from epatrol.evidence.recording.paths import resolve
+from epatrol.evidence.recording.snapshot import clean_frame_path
 from epatrol.evidence.review.decisions import state_condition
 from epatrol.evidence.store import ledger
 from epatrol.evidence.store.db import Database
@@ -66,6 +67,8 @@ def purge_event(db: Database, root: Path, event_id: int, reason: str) -> int:
             f.purged_at, f.purge_reason = now, reason
             ledger.record(s, "file.purge", f)
             paths.append(resolve(root, f.path))
+            if f.kind == "snapshot":  # its clean frame beside it (snapshot.py) goes with it
+                paths.append(resolve(root, clean_frame_path(f.path)))
         event = s.get(Event, event_id)
         if event is not None and event.clip_state != "purged":
             event.clip_state = "purged"

@@ -1,5 +1,11 @@
 """Evidence snapshots: the decisive frame as a JPEG with the zones, the detections and a
-caption drawn on it, so an officer sees at a glance why the event was raised."""
+caption drawn on it, so an officer sees at a glance why the event was raised (and an export
+carries it as evidence), and the same frame clean beside it (``<name>.clean.jpg``), over which the
+review page draws the boxes and zone itself, at any size, and can leave them off.
+
+The clean frame is not a row of evidence_files (no schema change): the event's details name it
+with its SHA-256 (``snapshot_clean``) and carry the zone drawn (``overlay``), so the ledger chains
+its hash with the event; retention deletes it with the snapshot."""
 
 from __future__ import annotations
 
@@ -92,20 +98,14 @@ def render_snapshot(
     return img
 
 
-def write_snapshot(
-    path: str | os.PathLike[str],
-    frame_bgr: np.ndarray,
-    boxes: Sequence[Box],
-    zones: Sequence[Zone],
-    caption: str | None = None,
-) -> tuple[str, int]:
-    """Render and write the snapshot atomically; returns (sha256, size in bytes)."""
-    img = render_snapshot(frame_bgr, boxes, zones, caption)
+def _encode(img: np.ndarray) -> bytes:
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:
         raise RuntimeError("JPEG encoding failed")
-    data = buf.tobytes()
+    return buf.tobytes()
 
+
+def _publish_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     # Temp name in the same folder so the rename is atomic (same filesystem). os.open with
@@ -119,4 +119,40 @@ def write_snapshot(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_snapshot(
+    path: str | os.PathLike[str],
+    frame_bgr: np.ndarray,
+    boxes: Sequence[Box],
+    zones: Sequence[Zone],
+    caption: str | None = None,
+) -> tuple[str, int]:
+    """Render and write the snapshot atomically; returns (sha256, size in bytes)."""
+    data = _encode(render_snapshot(frame_bgr, boxes, zones, caption))
+    _publish_bytes(path, data)
     return sha256_bytes(data), len(data)
+
+
+def clean_frame_path(snapshot: str) -> str:
+    """Where a snapshot's clean frame goes (relative or absolute, as given): beside it."""
+    return snapshot.removesuffix(".jpg") + ".clean.jpg"
+
+
+def write_clean_frame(
+    root: Path, snapshot_rel: str, frame_bgr: np.ndarray, zones: Sequence[Zone]
+) -> dict[str, object]:
+    """Write the frame without drawings beside the snapshot; returns what the event's details
+    record of it: ``snapshot_clean`` (path relative to the storage root, sha256, size) and
+    ``overlay`` (the zone the page draws, polygon in 0..1 of the frame)."""
+    if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.dtype != np.uint8:
+        raise ValueError(f"expected an HxWx3 uint8 BGR frame, got {frame_bgr.shape} {frame_bgr.dtype}")
+    rel = clean_frame_path(snapshot_rel)
+    data = _encode(np.ascontiguousarray(frame_bgr))
+    _publish_bytes(Path(root) / rel, data)
+    h, w = frame_bgr.shape[:2]
+    overlay: dict[str, object] = {"frame": [w, h]}
+    if zones:
+        name, poly = zones[0]
+        overlay["zone"] = {"name": name, "polygon": [[float(x), float(y)] for x, y in poly]}
+    return {"snapshot_clean": {"path": rel, "sha256": sha256_bytes(data), "size_bytes": len(data)}, "overlay": overlay}

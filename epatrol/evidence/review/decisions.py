@@ -85,27 +85,58 @@ def _clean(text: str | None, what: str, limit: int) -> str | None:
     return text or None
 
 
-def decide(
-    db: Database, event_id: int, decision: str, by: str, reason: str | None = None, note: str | None = None
-) -> ReviewView:
+def _checked(decision: str, reason: str | None, note: str | None) -> tuple[str | None, str | None]:
     if decision not in DECISIONS:
         raise Invalid(f"decision must be one of {', '.join(DECISIONS)}, got {decision!r}")
     reason = _clean(reason, "reason", MAX_REASON_CHARS)
     note = _clean(note, "note", MAX_NOTE_CHARS)
     if decision == "dismiss" and not reason:
         raise Invalid("a dismissal needs a reason (e.g. 'bicycle belongs to the shop, inside its permit area')")
+    return reason, note
+
+
+def _decide_in(s: Session, event_id: int, decision: str, by: str, reason: str | None, note: str | None) -> Review:
+    if s.get(Event, event_id) is None:
+        raise NotFound(f"no event with id {event_id}")
+    if decision == "dismiss":
+        cases = s.scalars(select(CaseEvent.case_id).where(CaseEvent.event_id == event_id)).all()
+        if cases:
+            listed = ", ".join(str(c) for c in sorted(cases))
+            raise Conflict(f"event {event_id} is evidence in case {listed} and cannot be dismissed")
+    review = Review(event_id=event_id, decision=decision, reason=reason, note=note, decided_by=by, decided_at=utcnow())
+    s.add(review)
+    ledger.record(s, "review.decide", review)
+    return review
+
+
+def decide(
+    db: Database, event_id: int, decision: str, by: str, reason: str | None = None, note: str | None = None
+) -> ReviewView:
+    reason, note = _checked(decision, reason, note)
     with db.write_transaction() as s:
-        if s.get(Event, event_id) is None:
-            raise NotFound(f"no event with id {event_id}")
-        if decision == "dismiss":
-            cases = s.scalars(select(CaseEvent.case_id).where(CaseEvent.event_id == event_id)).all()
-            if cases:
-                listed = ", ".join(str(c) for c in sorted(cases))
-                raise Conflict(f"event {event_id} is evidence in case {listed} and cannot be dismissed")
-        review = Review(event_id=event_id, decision=decision, reason=reason, note=note, decided_by=by, decided_at=utcnow())
-        s.add(review)
-        ledger.record(s, "review.decide", review)
-        return _view(review)
+        return _view(_decide_in(s, event_id, decision, by, reason, note))
+
+
+MAX_GROUP = 200
+
+
+def decide_group(
+    db: Database, event_ids: Iterable[int], decision: str, by: str, reason: str | None = None, note: str | None = None
+) -> list[ReviewView]:
+    """One decision on a group of events (same camera, zone and violation: reviewed together),
+    all or none: one refused event (unknown, in a case) refuses the whole group."""
+    ids = list(dict.fromkeys(event_ids))
+    if not ids:
+        raise Invalid("a group decision needs at least one event id")
+    if len(ids) > MAX_GROUP:
+        raise Invalid(f"a group decision is limited to {MAX_GROUP} events, got {len(ids)}")
+    reason, note = _checked(decision, reason, note)
+    with db.write_transaction() as s:
+        keys = {k for k in s.execute(select(Event.camera_id, Event.zone, Event.violation).where(Event.id.in_(ids)))}
+        if len(keys) > 1:
+            listed = "; ".join(sorted(" / ".join(k) for k in keys))
+            raise Invalid(f"a group is one camera, zone and violation; these events span {listed}")
+        return [_view(_decide_in(s, eid, decision, by, reason, note)) for eid in ids]
 
 
 def history(db: Database, event_id: int) -> list[ReviewView]:
