@@ -88,7 +88,7 @@ def cmd_run(cfg: Config, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _on_stop)
     signal.signal(signal.SIGHUP, _on_hup)
     if args.serve:
-        _serve_in_background(cfg, db, health, args.serve, serve_options, reload=reload_requested.set)
+        _serve_in_background(cfg, db, health, args.serve, serve_options, reload=reload_requested.set, workers=sup)
     sup.start()
     sup.wait(tick=_tick)
     if uplink is not None:
@@ -115,7 +115,7 @@ def _save_status(db, health) -> None:
         log.exception("camera status not saved")
 
 
-def _serve_in_background(cfg: Config, db, health, address: str, options: dict, reload) -> None:
+def _serve_in_background(cfg: Config, db, health, address: str, options: dict, reload, workers=None) -> None:
     """``options``: uvicorn's TLS and proxy settings from the `web:` section (common.web.server_options)."""
     import uvicorn
 
@@ -123,6 +123,7 @@ def _serve_in_background(cfg: Config, db, health, address: str, options: dict, r
 
     host, _, port = address.rpartition(":")
     app = create_app(cfg, db, health=health, reload=reload)
+    app.state.workers = workers  # the running cameras: GET /api/cameras/{id}/live reads their newest frame
     server = uvicorn.Server(uvicorn.Config(app, host=host or "127.0.0.1", port=int(port), log_level="warning", **options))
     server.install_signal_handlers = lambda: None  # the patrol owns SIGINT/SIGTERM/SIGHUP
     threading.Thread(target=server.run, name="api", daemon=True).start()
@@ -201,10 +202,33 @@ def cmd_serve(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from epatrol.demo import run_demo
+def cmd_config_check(cfg: Config, file: Path) -> int:
+    """The file parsed; its custom violations are checked against their models' classes too."""
+    from epatrol.judges import check_custom
+    from epatrol.models.manifest import resolve_models_dir
 
-    return run_demo(shared=args.shared, storage=args.storage, log_level=args.log_level)
+    # Only custom rules need the models (their classes); a file without them checks anywhere.
+    if cfg.violations.custom and (problems := check_custom(cfg, resolve_models_dir(cfg.models.dir))):
+        print(f"epatrol: {file}: {len(problems)} problem(s)", *(f"  {p}" for p in problems), sep="\n", file=sys.stderr)
+        return 2
+    print(f"{file}: OK ({len(cfg.cameras)} camera(s), {len(cfg.violations.custom)} custom violation(s))")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from epatrol.demo import create_demo_officer, demo_config, port_taken, run_demo
+
+    serve = args.serve if args.serve is not None else sys.stdin.isatty() and sys.stdout.isatty()
+    if serve and (problem := port_taken("127.0.0.1", args.port)):
+        print(f"epatrol demo: {problem}", file=sys.stderr)
+        return 2
+    code = run_demo(shared=args.shared, storage=args.storage, footage=args.footage, log_level=args.log_level)
+    if code or not serve:
+        return code
+    cfg = load_config(demo_config(args.storage))
+    username, password = create_demo_officer(cfg)
+    print(f"\nreview page: http://127.0.0.1:{args.port}/  sign in as {username} with password {password}  (Ctrl-C stops)", flush=True)
+    return cmd_serve(cfg, argparse.Namespace(host="127.0.0.1", port=args.port))
 
 
 def cmd_fit_fire(args: argparse.Namespace) -> int:
@@ -236,8 +260,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--stats", help="write per-camera counts and CPU cost per stage to this JSON file")
     run.add_argument("--serve", metavar="HOST:PORT", help="also serve the API and review page from this process")
     demo = sub.add_parser("demo", help="build the sample footage and run the sample configuration on it")
-    demo.add_argument("--shared", type=Path, default=None, help="the shared folder with media/ and models/")
+    demo.add_argument("--shared", type=Path, default=None, help="the shared folder with media/, datasets/ and models/ (default: shared/ beside the checkout)")
     demo.add_argument("--storage", type=Path, default=Path("data/demo"), help="where the demo's evidence goes")
+    demo.add_argument("--footage", type=Path, default=None, help="where the demo's footage is built and kept (default: sample_videos/)")
+    demo.add_argument("--serve", action=argparse.BooleanOptionalAction, default=None,
+                      help="then serve the review page on 127.0.0.1 with a demo officer, until Ctrl-C (default: when run from a terminal)")
+    demo.add_argument("--port", type=int, default=8000, help="the review page's port with --serve (default 8000)")
     events = with_config(sub.add_parser("events", help="list recorded events"))
     events.add_argument("--json", action="store_true", help="one JSON object per line")
     events.add_argument("--camera")
@@ -292,8 +320,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(json_schema())
                 return 0
             cfg = load_config(args.file)
-            print(f"{args.file}: OK ({len(cfg.cameras)} camera(s))")
-            return 0
+            return cmd_config_check(cfg, args.file)
         if args.command == "demo":
             return cmd_demo(args)
         if getattr(args, "standalone", None) is not None:  # commands without -c: eval, train-bins

@@ -1,5 +1,6 @@
-"""`epatrol models bench` (which runtime and precision run each model here, and why) and
-`epatrol models derive` (build the derived graphs from the shipped files and show their records).
+"""`epatrol models bench` (which runtime and precision run each model here, and why),
+`epatrol models derive` (build the derived graphs from the shipped files and show their records),
+`epatrol models add` (register a district-trained ONNX export) and `epatrol models list`.
 
 No configuration file needed: the models folder, the reference frames and the cache are arguments
 (the defaults are the ones `epatrol run` uses). cli.py wires it in."""
@@ -28,6 +29,18 @@ def add_parsers(sub) -> None:
     bench.add_argument("--json", type=Path, default=None, help="also write the measurements as JSON")
     bench.set_defaults(standalone=cmd_models_bench)
     derive.set_defaults(standalone=cmd_models_derive)
+    add = models_sub.add_parser("add", help="register a district-trained ONNX export (epatrol train) in <models>/models.json")
+    add.add_argument("file", type=Path, help="the ONNX file (an Ultralytics export: its metadata names the classes, task and input size)")
+    add.add_argument("--name", required=True, help="the name rules and config use: lower-case letters, digits, _")
+    add.add_argument("--licence", default=None, help="default: the export's own licence metadata")
+    add.add_argument("--source", default=None, help="where it came from (default: the training record beside the file)")
+    add.add_argument("--replace", action="store_true", help="register a new file under a name already registered")
+    listing = models_sub.add_parser("list", help="every model: the built-ins and the district's own")
+    for p in (add, listing):
+        p.add_argument("--models", type=Path, default=None, help="folder with the ONNX files (default: EPATROL_MODELS or ../shared/models)")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    add.set_defaults(standalone=cmd_models_add)
+    listing.set_defaults(standalone=cmd_models_list)
 
 
 def _models_dir(given: Path | None) -> Path:
@@ -41,6 +54,38 @@ def _names(given: list[str]) -> list[str]:
     from epatrol.models.manifest import MODELS, get_spec
 
     return [get_spec(n).name for n in given] if given else sorted(MODELS)
+
+
+def cmd_models_add(args: argparse.Namespace) -> int:
+    from epatrol.models.district import add_model
+    from epatrol.models.manifest import ModelError
+
+    try:
+        entry = add_model(args.file, args.name, _models_dir(args.models), args.licence, args.source, args.replace)
+    except ModelError as e:
+        print(f"epatrol: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps({"name": args.name, **entry}, indent=1, ensure_ascii=False))
+    return 0
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    from epatrol.models.district import listing
+    from epatrol.models.manifest import ModelError
+
+    try:
+        rows = listing(_models_dir(args.models))
+    except ModelError as e:
+        print(f"epatrol: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(rows, indent=1, ensure_ascii=False))
+        return 0
+    print("| name | origin | task | classes | input | licence | file | sha256 | source |")
+    print("|---|---|---|---:|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['name']} | {r['origin']} | {r['task']} | {r['classes']} | {r['input']} | {r['licence']} | {r['file']} | {r['sha256'][:12]} | {r['source']} |")
+    return 0
 
 
 def cmd_models_bench(args: argparse.Namespace) -> int:

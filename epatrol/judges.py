@@ -1,28 +1,40 @@
 """The violation judges a camera runs: which, built from its zones and the configuration, with the
-rules every judge shares (the zone's schedule, the violation's cooldown)."""
+rules every judge shares (the zone's schedule, the violation's cooldown). The district's own
+violations (`violations.custom`) get the judge of their rule kind, checked against their model's
+classes first (check_custom: a rule naming a class its model lacks is an error, never a silent no-op)."""
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
-from epatrol.config import Camera, Config, Violation
+from epatrol.config import (
+    Camera,
+    Config,
+    ConfigError,
+    CountRule,
+    DwellRule,
+    RegionStateRule,
+    SceneChangeRule,
+    Violation,
+)
 from epatrol.detectors.bins.overflowing_bins import OverflowingBinsJudge
+from epatrol.detectors.counting import CountJudge
 from epatrol.detectors.episodes import Episode, EpisodeEnded, EpisodeEvent
 from epatrol.detectors.fire.open_burning import OpenBurningJudge
-from epatrol.detectors.parked_bikes import ParkedBikesJudge
+from epatrol.detectors.parked_bikes import DwellJudge, ParkedBikesJudge
+from epatrol.detectors.region_state import RegionStateJudge
 from epatrol.detectors.schedule import zone_schedule
 from epatrol.detectors.street_vending import StreetVendingJudge
 from epatrol.detectors.zone_reference import zone_references
 from epatrol.detectors.zones import ZoneShape
 from epatrol.models.detections import Detections
-from epatrol.models.manifest import resolve_models_dir
+from epatrol.models.manifest import ModelError, get_spec, resolve_models_dir
 from epatrol.streams.packets import Sample
 
 log = logging.getLogger(__name__)
-
-IMPLEMENTED = {Violation.parked_bikes, Violation.open_burning, Violation.overflowing_bins, Violation.street_vending}
 
 
 class Judge(Protocol):
@@ -42,12 +54,10 @@ class Judge(Protocol):
 
 
 def build_judges(camera: Camera, cfg: Config) -> list[Judge]:
-    for zone in camera.zones:
-        for v in zone.violations:
-            if v not in IMPLEMENTED:
-                log.warning("camera %s zone %s: violation %s is not implemented yet; ignored", camera.id, zone.name, v.value)
+    """The camera's judges: one per violation its zones watch (config validation guarantees each
+    name is built-in or custom). ConfigError when a custom rule does not fit its model."""
 
-    def zones(v: Violation) -> list[ZoneShape]:
+    def zones(v: str) -> list[ZoneShape]:
         return [ZoneShape(z.name, tuple(z.polygon)) for z in camera.zones if v in z.violations]
 
     judges: list[Judge] = []
@@ -60,9 +70,67 @@ def build_judges(camera: Camera, cfg: Config) -> list[Judge]:
         judges.append(OpenBurningJudge(camera.id, fire, cfg.violations.open_burning))
     if bins := zones(Violation.overflowing_bins):
         judges.append(OverflowingBinsJudge(camera.id, bins, cfg.violations.overflowing_bins, model=cfg.models.detector, models_dir=resolve_models_dir(cfg.models.dir)))
+    custom = [name for name in cfg.violations.custom if zones(name)]
+    if custom:
+        models_dir = resolve_models_dir(cfg.models.dir)
+        if problems := check_custom(cfg, models_dir, custom):
+            raise ConfigError("; ".join(problems))  # `epatrol run` says it and exits 2
+        judges.extend(_custom_judge(camera, name, zones(name), cfg, models_dir) for name in custom)
     for judge in judges:
         _apply_rules(judge, camera, cfg)
     return judges
+
+
+def _custom_judge(camera: Camera, name: str, shapes: list[ZoneShape], cfg: Config, models_dir: Path) -> Judge:
+    """The judge of a custom rule's kind, named after the rule (its events, cooldown, suppressions)."""
+    camera_id = camera.id
+    rule = cfg.violations.custom[name]
+    detector = rule.model or cfg.models.detector
+    if isinstance(rule, DwellRule):
+        return DwellJudge(camera_id, shapes, rule, model=detector, violation=name)
+    if isinstance(rule, CountRule):
+        return CountJudge(camera_id, shapes, rule, model=detector, violation=name)
+    if isinstance(rule, SceneChangeRule):
+        return StreetVendingJudge(camera_id, shapes, rule, model=detector, references=zone_references(camera, cfg.storage.root),
+                                  storage=cfg.storage.root, violation=name)
+    assert isinstance(rule, RegionStateRule)
+    return RegionStateJudge(camera_id, shapes, rule, model=rule.detector or cfg.models.detector, violation=name, models_dir=models_dir)
+
+
+def check_custom(cfg: Config, models_dir: Path | None, names: list[str] | None = None) -> list[str]:
+    """What is wrong with the custom rules (all, or those named) against their models' manifest
+    entries: an unknown model, a model of the wrong task, a class the model lacks. One line each,
+    naming the field; [] when they fit."""
+    problems: list[str] = []
+    for name in cfg.violations.custom if names is None else names:
+        rule = cfg.violations.custom[name]
+        where = f"violations.custom.{name}"
+        detector_field = "detector" if isinstance(rule, RegionStateRule) else "model"
+        detector = (rule.detector if isinstance(rule, RegionStateRule) else rule.model) or cfg.models.detector
+        wanted: dict[str, list[str]] = {"classes": list(getattr(rule, "classes", []))}
+        if isinstance(rule, SceneChangeRule):
+            wanted["explained_classes"] = list(rule.explained_classes)
+        if isinstance(rule, RegionStateRule):
+            wanted = {"occluders": list(rule.occluders)}
+            problems += _check_model(f"{where}.model", rule.model or "", "classify", {"state": [rule.state]}, models_dir)
+        problems += _check_model(f"{where}.{detector_field}", detector, "detect", wanted, models_dir)
+    return problems
+
+
+def _check_model(where: str, name: str, task: str, wanted: dict[str, list[str]], models_dir: Path | None) -> list[str]:
+    try:
+        spec = get_spec(name, models_dir)
+    except ModelError as e:
+        return [f"{where}: {e}"]
+    has = getattr(spec, "task", "detect")
+    if has != task:
+        kind = "a region classifier (task classify)" if task == "classify" else "a detector (task detect)"
+        return [f"{where}: the model {name} is a {has} model; this needs {kind}"]
+    field = where.rsplit(".", 1)[0]
+    return [
+        f"{field}.{key}: the model {name} has no class {c!r} (it has: {', '.join(spec.class_names)})"
+        for key, classes in wanted.items() for c in classes if c not in spec.class_names
+    ]
 
 
 def _apply_rules(judge: Judge, camera: Camera, cfg: Config) -> None:

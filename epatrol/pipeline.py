@@ -21,6 +21,7 @@ from epatrol.detectors.crops import NormRect, to_pixels, zones_crop
 from epatrol.detectors.episodes import EpisodeEnded, EpisodeEvent, EpisodeStarted
 from epatrol.detectors.suppression import dismissed_from_records
 from epatrol.detectors.zones import ZoneShape
+from epatrol.evidence.recording.context import context_for
 from epatrol.evidence.recording.recorder import CameraRecorder
 from epatrol.evidence.review import decisions
 from epatrol.evidence.store.db import Database
@@ -166,6 +167,7 @@ class CameraWorker:
             cfg.evidence.pre_s,
             cfg.evidence.post_s,
             on_fault=lambda what: self.health.count(camera.id, what),
+            context=context_for(cfg, camera.id),  # label, lead department, responsible unit in each event
         )
 
     def run(self) -> None:

@@ -255,7 +255,7 @@ def test_review_case_and_export(officer, viewer, admin, event) -> None:
     assert f"case-{cid}-" in export.headers["content-disposition"]
     zf = zipfile.ZipFile(io.BytesIO(export.content))
     assert sorted(zf.namelist()) == sorted(["case.json", f"clips/{eid}.mp4", f"snapshots/{eid}.jpg", f"events/{eid}.json",
-                                            "manifest.json", "manifest.sig"])  # signed by default
+                                            "manifest.json", "manifest.sig", "summary.txt"])  # signed by default
     assert sha256_bytes(zf.read(f"clips/{eid}.mp4")) == event["clip_sha256"]
 
     closed = officer.post(f"/api/cases/{cid}/close", json={"note": "penalty notice issued"})
@@ -282,7 +282,7 @@ def test_exported_zip_verifies(officer, viewer, anon, tmp_path, event) -> None:
     assert key["algorithm"] == "Ed25519" and key["sha256"] == fingerprint(public)
     report = verify_export(path, public)
     assert report.ok, report.problems
-    assert report.files_checked == 4 and report.signed and report.signature_ok
+    assert report.files_checked == 5 and report.signed and report.signature_ok
 
 
 # -- users -----------------------------------------------------------------------------------

@@ -377,7 +377,7 @@ def test_statistics_follow_from_the_cases(centre):
     from openpyxl import load_workbook
 
     wb = load_workbook(io.BytesIO(xlsx.content))
-    assert wb.sheetnames == ["totals", "street", "grid", "department", "violation"]
+    assert wb.sheetnames == ["totals", "street", "grid", "department", "violation", "responsible"]
     assert [c.value for c in wb["street"][2]][:2] == ["人民路", 2]
     assert json.loads(api["root"].get("/api/audit").json()["items"][0]["payload"])["detail"]["what"] == "monthly.xlsx 2026-11"
 

@@ -100,7 +100,8 @@ def test_package_contents(package: Path, store) -> None:
     _, root, case_id, ev = store
     with zipfile.ZipFile(package) as zf:
         names = sorted(zf.namelist())
-        assert names == sorted(["case.json", f"clips/{ev.id}.mp4", f"events/{ev.id}.json", "manifest.json", "manifest.sig", f"snapshots/{ev.id}.jpg"])
+        assert names == sorted(["case.json", f"clips/{ev.id}.mp4", f"events/{ev.id}.json", "manifest.json", "manifest.sig", f"snapshots/{ev.id}.jpg",
+                              "summary.txt"])
         assert zf.read(f"clips/{ev.id}.mp4") == (root / ev.clip).read_bytes()
         record = json.loads(zf.read(f"events/{ev.id}.json"))
         manifest = json.loads(zf.read("manifest.json"))
@@ -128,7 +129,7 @@ def test_package_contents(package: Path, store) -> None:
 
 def test_intact_package_verifies_with_its_key(package: Path, keys) -> None:
     report = verify_export(package, load_public_key(keys / "export.pub.pem"))
-    assert report.ok and report.signed and report.signature_ok and report.files_checked == 4 and report.origin_proven
+    assert report.ok and report.signed and report.signature_ok and report.files_checked == 5 and report.origin_proven
     without_key = verify_export(package)  # files checked, signature not: the origin stays unproven
     assert without_key.ok and not without_key.origin_proven
 
@@ -237,7 +238,7 @@ def test_cli_verify_export(package: Path, store, keys, tmp_path: Path) -> None:
 
     ok = run(str(package), "--public-key", str(keys / "export.pub.pem"))
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "intact, 4 files" in ok.stdout and "signature valid" in ok.stdout
+    assert "intact, 5 files" in ok.stdout and "signature valid" in ok.stdout
     unproven = run(str(package))  # intact, but without the key nothing proves who made it
     assert unproven.returncode == 3 and "signature not checked" in unproven.stdout and "ORIGIN UNPROVEN" in unproven.stdout
     assert run(str(package), "--unsigned-ok").returncode == 0

@@ -239,3 +239,57 @@ def test_two_openers_at_once_migrate_once(url, caplog):
     assert _version(url) == head_of(EDGE) and _differences(url) == []
     upgrades = [r for r in caplog.records if "upgraded from revision e0001" in r.getMessage()]
     assert len(upgrades) == 1, [r.getMessage() for r in upgrades]
+
+
+def test_centre_cases_survive_the_upgrade_to_responsible_units(url):
+    """A centre at c0002 holding a dispatched case: upgraded to head (c0003, the lead department,
+    label and responsible unit of cases), the case keeps its rows and its number, the new columns
+    are empty on it, and a new case files with them."""
+    from epatrol.centre import workflow
+    from epatrol.centre.cases import CentreCase
+    from epatrol.centre.config import CentreConfig
+    from epatrol.centre.records import CentreBox, CentreCamera, CentreEvent
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(CENTRE, conn), "c0002")
+        conn.execute(text("INSERT INTO centre_boxes (id, first_seen, last_seen) VALUES ('b', :t, :t)"), {"t": T0})
+        conn.execute(text("INSERT INTO centre_cameras (id, box_id, camera_id, name, site, street, grid, updated_at) "
+                          "VALUES (1, 'b', 'cam-1', 'c', 'business', '人民路', 'G-01', :t)"), {"t": T0})
+        for eid in (1, 2):
+            conn.execute(text(
+                "INSERT INTO centre_events (id, box_id, edge_event_id, camera_ref, camera_id, zone, violation, onset, alert, "
+                "review_state, clip_state, model_name, model_sha256, details, edge_seq, received_at, updated_at) VALUES "
+                "(:id, 'b', :id, 1, 'cam-1', 'shopfront', :v, :t, :t, 'confirmed', 'complete', 'm', :h, :d, :id, :t, :t)"),
+                {"id": eid, "v": "parked_bikes" if eid == 1 else "piled_materials", "t": T0, "h": "0" * 64,
+                 "d": '{}' if eid == 1 else '{"lead_department": "town", "responsible": {"name": "张记", "contact": null, "licence": null}}'})
+        conn.execute(text(
+            "INSERT INTO centre_cases (event_id, box_id, camera_ref, camera_id, zone, violation, street, grid, state, "
+            "filed_at, dispatched_at, dispatched_by, due_at, escalation_level, ever_overdue, reopen_count, updated_at) VALUES "
+            "(1, 'b', 1, 'cam-1', 'shopfront', 'parked_bikes', '人民路', 'G-01', 'dispatched', :t, :t, 'disp', :t, 0, false, 0, :t)"),
+            {"t": T0})
+        old_id = conn.execute(text("SELECT id FROM centre_cases")).scalar_one()
+        conn.execute(text("INSERT INTO centre_case_departments (case_id, department, position) VALUES (:c, 'enforcement', 0)"),
+                     {"c": old_id})
+    engine.dispose()
+    assert _version(url, CENTRE) == "c0002"
+
+    store = open_centre_store(url)  # upgraded to head
+    try:
+        assert _version(url, CENTRE) == head_of(CENTRE) and _differences(url, CENTRE) == []
+        with store.read() as s:
+            old = workflow._case(s, old_id, with_departments=True)
+            assert (old.state, old.violation, [d.department for d in old.departments]) == ("dispatched", "parked_bikes", ["enforcement"])
+            assert (old.lead_department, old.responsible_name, old.violation_label, old.responsible_handles) == (None, None, None, False)
+            assert {r.id for r in s.query(CentreBox)} == {"b"} and s.query(CentreCamera).count() == 1
+            assert s.query(CentreEvent).count() == 2
+        wf = CentreConfig(database_url="sqlite://").workflow
+        with store.write() as s:
+            new_id, = workflow.file_new_cases(s, wf, T0)  # the custom violation's event, no rule at the centre
+        with store.write() as s:
+            assert workflow.tick(s, wf, T0 + timedelta(hours=1)).escalated == [old_id]  # the old case goes on as before
+        with store.read() as s:
+            new = s.get(CentreCase, new_id)
+            assert new_id > old_id and (new.lead_department, new.responsible_name) == ("town", "张记")
+    finally:
+        store.close()

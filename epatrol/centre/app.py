@@ -98,6 +98,7 @@ def create_centre_app(cfg: CentreConfig, store: CentreStore | None = None, *,
                   **docs_urls(cfg.web))
     app.state.centre = ctx
     app.state.ticker = ticker
+    app.state.evidence_dir = cfg.evidence_dir  # the ingest's copy of verified files, served to the page
     app.state.login_throttle = routes_auth.new_throttle(cfg.auth, clock)  # sign-in lockout (centre.yaml auth:)
     for module in (routes_auth, routes_cases, routes_stats, routes_admin):
         app.include_router(module.router)

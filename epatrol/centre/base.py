@@ -11,5 +11,5 @@ class CentreBase(DeclarativeBase):
 
 # The Alembic revision the centre's tables are (migrations/centre/versions; tests/test_migrations.py
 # checks it is the newest script). The store refuses a database at any other revision.
-CENTRE_SCHEMA_REVISION = "c0002"
+CENTRE_SCHEMA_REVISION = "c0003"
 CENTRE_VERSION_TABLE = "alembic_version_centre"

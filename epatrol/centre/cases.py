@@ -3,13 +3,19 @@ each handling (处置) with its note and photo, and the photos themselves.
 
 States: filed (立案) -> dispatched (派遣) -> reinspecting (处置 done, 核查 asked) -> closed (结案);
 a re-inspection that still sees the violation sends the case back to dispatched (回头看).
+
+A case copies from its event, when filed, the violation's label, the department leading it and
+the unit answering for the spot (门前三包: name, contact, licence), so statistics and the page
+read them from the case and a later change on the box does not rewrite history.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -18,6 +24,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -63,11 +70,45 @@ class CentreCase(CentreBase):
     closing_inspection_id: Mapped[int | None] = mapped_column(Integer)  # the evidence it closed on
     recurrence_of: Mapped[int | None] = mapped_column(Integer)  # an earlier closed case, same place
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # c0003: from the event when filed (None on cases filed before).
+    lead_department: Mapped[str | None] = mapped_column(String(64))  # who leads it (the rule's, or the event's)
+    violation_label: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # {"zh", "en"}
+    responsible_name: Mapped[str | None] = mapped_column(String(200), index=True)  # 门前三包
+    responsible_contact: Mapped[str | None] = mapped_column(String(100))
+    responsible_licence: Mapped[str | None] = mapped_column(String(64))
+    responsible_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # latest notice to the unit
+    responsible_handles: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # dispatched to it
 
     departments: Mapped[list[CaseDepartment]] = relationship(
         order_by="CaseDepartment.position", lazy="raise", cascade="all, delete-orphan"
     )
     handlings: Mapped[list[CaseHandling]] = relationship(order_by="CaseHandling.id", lazy="raise")
+
+
+RESPONSIBLE_LIMITS = {"name": 200, "contact": 100, "licence": 64}  # the columns' sizes
+
+
+def responsible_from(details: Any) -> dict[str, str | None] | None:
+    """The event's ``details.responsible`` as the case keeps it, or None when absent or unusable
+    (the box validated it; the centre still never lets one odd event stop the filing)."""
+    r = details.get("responsible") if isinstance(details, dict) else None
+    if not isinstance(r, dict) or not isinstance(r.get("name"), str) or not r["name"].strip():
+        return None
+    return {k: (v[:n] if isinstance(v := r.get(k), str) and v.strip() else None) for k, n in RESPONSIBLE_LIMITS.items()}
+
+
+def label_from(details: Any) -> dict[str, str] | None:
+    label = details.get("violation_label") if isinstance(details, dict) else None
+    if not isinstance(label, dict) or not all(isinstance(label.get(k), str) for k in ("zh", "en")):
+        return None
+    return {"zh": label["zh"][:64], "en": label["en"][:120]}
+
+
+def responsible_of(c: CentreCase) -> dict[str, str | None] | None:
+    """The case's responsible unit for the API: {name, contact, licence} or None."""
+    if c.responsible_name is None:
+        return None
+    return {"name": c.responsible_name, "contact": c.responsible_contact, "licence": c.responsible_licence}
 
 
 class CaseDepartment(CentreBase):

@@ -4,8 +4,11 @@ departments, who answers for each violation, deadlines, reminders, escalation, r
 time zone.
 
 Workflow defaults follow the district plan's lead units. A violation given in the file is merged
-over its default, so `parked_bikes: {deadline_s: 3600}` keeps the departments. Unknown keys are
-refused and every error names the file and its field path (epatrol/common/yaml_file.py).
+over its default, so `parked_bikes: {deadline_s: 3600}` keeps the departments. A district-defined
+violation (a box's `violations.custom`) needs no rule here: its cases are led by the department its
+events name (`details.lead_department`), else `default_department`, on `default_rule`'s clock; a
+rule given here by its name (merged over `default_rule`, `lead` required) decides instead. Unknown
+keys are refused and every error names the file and its field path (epatrol/common/yaml_file.py).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from epatrol.common.web import WebSettings
 from epatrol.common.yaml_file import read_yaml, relative_to, validate
 
 CODE = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+VIOLATION_NAME = r"^[a-z][a-z0-9_]{0,63}$"  # the boxes' violation names (config/district.py)
 
 
 class _Section(BaseModel):
@@ -61,7 +65,21 @@ DEFAULT_RULES: dict[str, dict[str, Any]] = {
 }
 
 
+class DefaultRule(_Section):
+    """The clock of a district-defined violation's cases that have no rule of their own."""
+
+    assist: list[str] = Field(default_factory=list, description="Departments that work with the lead.")
+    deadline_s: float = Field(8 * 3600, gt=0, le=90 * 86400, description="From dispatch (派遣) to handled (处置).")
+    remind_before_s: float = Field(2 * 3600, ge=0, le=90 * 86400, description="Remind the departments this long before the deadline.")
+    escalate_every_s: float = Field(8 * 3600, gt=0, le=90 * 86400, description="Overdue: escalate at the deadline, then again every this long.")
+
+
 class ViolationRules(_Section):
+    """The four built-ins' rules, and any district-defined violation's by its name (extra keys)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+    __pydantic_extra__: dict[str, ViolationRule] = Field(init=False)
+
     street_vending: ViolationRule
     overflowing_bins: ViolationRule
     parked_bikes: ViolationRule
@@ -80,8 +98,19 @@ class ViolationRules(_Section):
                 merged[key] = value  # unknown keys and non-mappings fail with their own path
         return merged
 
+    @model_validator(mode="after")
+    def _custom_names(self) -> ViolationRules:
+        for name in self.model_extra or {}:
+            if not re.fullmatch(VIOLATION_NAME, name):
+                raise ValueError(f"{name!r} is not a violation name: lower-case letters, digits and '_', starting with a letter")
+        return self
+
+    def names(self) -> list[str]:
+        """The violations with a rule: the built-ins, then the district's given here."""
+        return [*type(self).model_fields, *(self.model_extra or {})]
+
     def of(self, violation: str) -> ViolationRule:
-        rule = getattr(self, violation, None)
+        rule = getattr(self, violation) if violation in type(self).model_fields else (self.model_extra or {}).get(violation)
         if not isinstance(rule, ViolationRule):
             raise KeyError(f"no workflow rule for violation {violation!r}")
         return rule
@@ -95,18 +124,41 @@ class CentreWorkflow(_Section):
         description="Department code -> names. Handlers are bound to a code.",
     )
     violations: ViolationRules = Field(default_factory=lambda: ViolationRules.model_validate({}))
+    default_department: str = Field("enforcement", pattern=CODE, description="Leads a district-defined violation's case when neither a rule here nor its event names a known department.")
+    default_rule: DefaultRule = Field(default_factory=DefaultRule, description="Deadline, reminder and escalation of a district-defined violation without a rule here.")
     recurrence_days: float = Field(30, gt=0, le=366, description="A case filed for the same camera, zone and violation within this many days after one closed counts as a recurrence.")
     reinspect_retry_s: float = Field(1800, gt=0, le=7 * 86400, description="A re-inspection the box could not do (or whose photo failed its check) is asked again after this long.")
     tick_every_s: float = Field(30, gt=0, le=3600, description="How often the centre files new cases, reminds, escalates and reads re-inspection answers.")
     timezone: str | None = Field("Asia/Shanghai", description="IANA zone of the monthly report's month boundaries and the page's times.")
     max_photo_bytes: int = Field(8 * 2**20, ge=1024, le=64 * 2**20, description="Largest handling photo accepted.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _custom_over_default(cls, data: Any) -> Any:
+        """A district-defined violation's rule here is merged over default_rule (lead required)."""
+        if not isinstance(data, dict) or not isinstance(data.get("violations"), dict):
+            return data
+        base = data.get("default_rule", {})
+        base = base.model_dump() if isinstance(base, DefaultRule) else base
+        if not isinstance(base, dict):
+            return data  # fails with its own path
+        base = {**DefaultRule().model_dump(), **base}
+        violations = {k: ({**base, **v} if k not in DEFAULT_RULES and isinstance(v, dict) else v)
+                      for k, v in data["violations"].items()}
+        return {**data, "violations": violations}
+
     @model_validator(mode="after")
     def _departments_exist(self) -> CentreWorkflow:
         for code in self.departments:
             if not re.fullmatch(CODE, code):
                 raise ValueError(f"departments.{code}: a code is lower-case letters, digits, '-' or '_'")
-        for violation in ViolationRules.model_fields:
+        known = ", ".join(sorted(self.departments))
+        if self.default_department not in self.departments:
+            raise ValueError(f"default_department: unknown department {self.default_department!r} (departments: {known})")
+        for code in self.default_rule.assist:
+            if code not in self.departments:
+                raise ValueError(f"default_rule.assist: unknown department {code!r} (departments: {known})")
+        for violation in self.violations.names():
             rule = self.violations.of(violation)
             for field, codes in (("lead", [rule.lead]), ("assist", rule.assist)):
                 for code in codes:
@@ -121,6 +173,18 @@ class CentreWorkflow(_Section):
             except (ZoneInfoNotFoundError, ValueError):
                 raise ValueError(f"timezone: unknown IANA time zone {self.timezone!r}") from None
         return self
+
+    def rule_for(self, violation: str, lead: str | None = None) -> ViolationRule:
+        """The rule of ``violation``'s cases: its own when given here; else (a district-defined
+        violation) default_rule led by ``lead`` (what its event names) when that is a known
+        department, else by default_department."""
+        try:
+            return self.violations.of(violation)
+        except KeyError:
+            pass
+        d = self.default_rule
+        return ViolationRule(lead=lead if lead in self.departments else self.default_department, assist=d.assist,
+                             deadline_s=d.deadline_s, remind_before_s=d.remind_before_s, escalate_every_s=d.escalate_every_s)
 
 
 class CentreNats(_Section):

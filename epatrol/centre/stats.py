@@ -1,5 +1,6 @@
-"""Assessment (考核): per street, grid, department and violation — counts, time to dispatch,
-time to close, overdue, reopened and recurring cases — over the cases filed in a period.
+"""Assessment (考核): per street, grid, department, violation and responsible unit (门前三包,
+by the unit's name) — counts, time to dispatch, time to close, overdue, reopened and recurring
+cases — over the cases filed in a period.
 
 A case counts once under its street, grid and violation, and once under each department it was
 dispatched to (the lead and those assisting answer for it together). Times are in seconds:
@@ -23,8 +24,8 @@ from epatrol.centre.cases import CentreCase
 from epatrol.centre.views import scoped
 from epatrol.common.errors import Invalid
 
-GROUPINGS = ("street", "grid", "department", "violation")
-UNASSIGNED = "(none)"  # a camera without a street/grid, or a case not yet dispatched
+GROUPINGS = ("street", "grid", "department", "violation", "responsible")
+UNASSIGNED = "(none)"  # a camera without a street/grid, a case not yet dispatched, a spot nobody answers for
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,8 @@ class StatRow:
 def _keys(c: CentreCase, by: str) -> list[str]:
     if by == "department":
         return [d.department for d in c.departments] or [UNASSIGNED]
+    if by == "responsible":
+        return [c.responsible_name or UNASSIGNED]
     value = getattr(c, by)
     return [value if value else UNASSIGNED]
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 # H6a's tables (records.py): what the boxes report; the centre's first migration (c0001).
 RECORD_TABLES = frozenset({"centre_boxes", "centre_cameras", "centre_events", "centre_evidence", "centre_inspections"})
+# The columns c0003 added to centre_cases (lead, label, the responsible unit: cases.py).
+C0003_CASE_COLUMNS = frozenset({"lead_department", "violation_label", "responsible_name", "responsible_contact",
+                                "responsible_licence", "responsible_notified_at", "responsible_handles"})
 
 
 def import_all() -> None:

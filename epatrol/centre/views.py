@@ -7,6 +7,7 @@ a street chief sees their street's. A case outside someone's part does not exist
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Select, false, func, select
@@ -14,9 +15,9 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from epatrol.centre.accounts import Person
 from epatrol.centre.audit import CentreAuditEntry
-from epatrol.centre.cases import CaseDepartment, CentreCase
+from epatrol.centre.cases import CaseDepartment, CentreCase, responsible_of
 from epatrol.centre.config import CentreWorkflow
-from epatrol.centre.records import CentreEvent, CentreInspection
+from epatrol.centre.records import CentreEvent, CentreEvidence, CentreInspection
 from epatrol.common.errors import NotFound
 from epatrol.common.times import to_local
 
@@ -45,7 +46,10 @@ def case_record(c: CentreCase, wf: CentreWorkflow, zone: tzinfo | None, now: dat
         "departments": [{"code": d, "name": wf.departments[d].name if d in wf.departments else d,
                          "name_en": wf.departments[d].name_en if d in wf.departments else None, "lead": i == 0}
                         for i, d in enumerate(depts)],
-        "suggested_departments": list(wf.violations.of(c.violation).departments()),
+        "suggested_departments": list(wf.rule_for(c.violation, c.lead_department).departments()),
+        # 门前三包 and the violation's names, copied from the event when filed (cases.py)
+        "violation_label": c.violation_label, "responsible": responsible_of(c),
+        "responsible_handles": c.responsible_handles, "responsible_notified_at": _t(c.responsible_notified_at, zone),
         "filed_at": _t(c.filed_at, zone), "dispatched_at": _t(c.dispatched_at, zone), "dispatched_by": c.dispatched_by,
         "due_at": _t(c.due_at, zone), "overdue": c.state == "dispatched" and c.due_at is not None and now >= c.due_at,
         "reminded_at": _t(c.reminded_at, zone), "escalation_level": c.escalation_level,
@@ -99,7 +103,8 @@ def case_detail(s: Session, who: Person, case_id: int, wf: CentreWorkflow, zone:
         "box": ev.box_id, "edge_event_id": ev.edge_event_id, "camera_name": ev.camera.name, "site": ev.camera.site,
         "onset": _t(ev.onset, zone), "alert": _t(ev.alert, zone), "ended": _t(ev.ended, zone),
         "model": ev.model_name, "review_state": ev.review_state,
-        "evidence": [{"kind": f.kind, "sha256": f.sha256, "size_bytes": f.size_bytes, "state": f.state}
+        "evidence": [{"kind": f.kind, "sha256": f.sha256, "size_bytes": f.size_bytes, "state": f.state,
+                      "url": f"/api/cases/{c.id}/evidence/{f.sha256}" if f.state == "verified" else None}
                      for f in ev.evidence],
     }
     out["handlings"] = [{"department": h.department, "by": h.handled_by, "at": _t(h.handled_at, zone),
@@ -111,3 +116,24 @@ def case_detail(s: Session, who: Person, case_id: int, wf: CentreWorkflow, zone:
     out["trail"] = [{"seq": e.seq, "at": _t(e.at, zone), "actor": e.actor, "action": e.action, "payload": e.payload, "hash": e.hash}
                     for e in trail]
     return out
+
+
+MEDIA_TYPES = {"clip": "video/mp4", "snapshot": "image/jpeg"}  # what the boxes write (evidence/recording)
+
+
+def evidence_file(s: Session, who: Person, case_id: int, sha256: str, directory: Path | None) -> tuple[Path, str]:
+    """The verified clip or snapshot ``sha256`` of the case's event, from the centre's own copy
+    (``evidence_dir``: the ingest writes every verified file there), and its media type."""
+    c = visible_case(s, who, case_id)
+    row = s.scalar(select(CentreEvidence).where(CentreEvidence.event_id == c.event_id, CentreEvidence.sha256 == sha256))
+    if row is None:
+        raise NotFound(f"case {case_id} has no evidence file {sha256}")
+    if row.state != "verified":
+        raise NotFound(f"evidence file {sha256} of case {case_id} is {row.state}, not verified")
+    if directory is None:
+        raise NotFound("this centre keeps no copy of evidence files (set evidence_dir in its configuration)")
+    root = Path(directory).resolve()
+    path = (root / row.object_key).resolve()
+    if not path.is_relative_to(root) or not path.is_file():  # a key naming a place outside the copy is never served
+        raise NotFound(f"evidence file {sha256} of case {case_id} is not in {root}")
+    return path, MEDIA_TYPES.get(row.kind, "application/octet-stream")

@@ -1,8 +1,11 @@
 """The closed loop: 发现 -> 立案 -> 派遣 -> 处置 -> 核查 -> 结案 (and 回头看 when it is not gone).
 
-- 立案 (file): a box's confirmed event becomes a case for its camera's street and grid.
+- 立案 (file): a box's confirmed event becomes a case for its camera's street and grid, with the
+  unit answering for the spot (门前三包) when the event names one. A district-defined violation
+  without a rule here is led by the department its event names, else the default one.
 - 派遣 (dispatch): a dispatcher sends it to the departments configured for its violation
-  (or others); the deadline starts.
+  (or others); the deadline starts. It may also hand it to the responsible unit to put right
+  (the departments still report it handled after checking; responsibility.py notifies the unit).
 - 处置 (handle): a handler of one of those departments reports it handled with a note and a
   photo; the centre at once asks the box to re-inspect the zone (核查).
 - 结案 / 回头看: the box's answer closes the case when the zone is clean (with its verified
@@ -30,9 +33,13 @@ from epatrol.centre.cases import (
     CaseHandling,
     CentreCase,
     CentrePhoto,
+    label_from,
+    responsible_from,
+    responsible_of,
 )
 from epatrol.centre.config import CentreWorkflow
 from epatrol.centre.records import CentreEvent, CentreInspection
+from epatrol.centre.responsibility import record_notice
 from epatrol.common.errors import Conflict, Invalid, NotFound, with_article
 
 _TICK_LOCK = 0x65706174 + 1  # a PostgreSQL advisory lock key of its own (migrations use the one before)
@@ -68,10 +75,10 @@ def file_new_cases(s: Session, wf: CentreWorkflow, now: datetime) -> list[int]:
     )
     filed = []
     for ev in s.scalars(stmt):
-        try:
-            wf.violations.of(ev.violation)
-        except KeyError:
-            continue  # a violation the centre has no rule for stays an event (never seen: all four have one)
+        details = ev.details if isinstance(ev.details, dict) else {}
+        lead = details.get("lead_department")  # a district-defined violation's, from the box's config
+        rule = wf.rule_for(ev.violation, lead if isinstance(lead, str) else None)
+        unit = responsible_from(details) or {}
         earlier = s.scalar(
             select(CentreCase.id)
             .where(CentreCase.camera_ref == ev.camera_ref, CentreCase.zone == ev.zone,
@@ -84,12 +91,14 @@ def file_new_cases(s: Session, wf: CentreWorkflow, now: datetime) -> list[int]:
             event_id=ev.id, box_id=ev.box_id, camera_ref=ev.camera_ref, camera_id=ev.camera_id, zone=ev.zone,
             violation=ev.violation, street=ev.camera.street, grid=ev.camera.grid, state="filed", filed_at=now,
             escalation_level=0, ever_overdue=False, reopen_count=0, recurrence_of=earlier, updated_at=now,
+            lead_department=rule.lead, violation_label=label_from(details), responsible_name=unit.get("name"),
+            responsible_contact=unit.get("contact"), responsible_licence=unit.get("licence"), responsible_handles=False,
         )
         s.add(case)
         s.flush()
         audit.record(s, now, audit.SYSTEM, "case.file", _subject(case), event_id=ev.id, box=ev.box_id,
                      camera=ev.camera_id, zone=ev.zone, violation=ev.violation, street=case.street,
-                     grid=case.grid, recurrence_of=earlier)
+                     grid=case.grid, recurrence_of=earlier, lead=rule.lead, responsible=responsible_of(case))
         filed.append(case.id)
     return filed
 
@@ -97,28 +106,38 @@ def file_new_cases(s: Session, wf: CentreWorkflow, now: datetime) -> list[int]:
 # -- 派遣 ------------------------------------------------------------------------------------
 
 
-def suggested_departments(wf: CentreWorkflow, violation: str) -> list[str]:
-    return wf.violations.of(violation).departments()
+def suggested_departments(wf: CentreWorkflow, violation: str, lead: str | None = None) -> list[str]:
+    """The rule's lead and assistants (``lead``: the case's, for a violation without a rule here)."""
+    return wf.rule_for(violation, lead).departments()
 
 
 def dispatch(s: Session, wf: CentreWorkflow, case_id: int, who: Person, now: datetime,
-             departments: list[str] | None = None, note: str | None = None) -> CentreCase:
-    """Send a filed case to ``departments`` (default: the violation's lead and assistants)."""
+             departments: list[str] | None = None, note: str | None = None,
+             to_responsible: bool = False) -> CentreCase:
+    """Send a filed case to ``departments`` (default: the violation's lead and assistants).
+    ``to_responsible``: the unit answering for the spot (门前三包) is to put it right itself; the
+    departments oversee it and report it handled, on the same deadline (and the unit is notified)."""
     if who.role != "dispatcher":
         raise Conflict(f"only a dispatcher dispatches; {who.username} is {with_article(who.role)}")
     case = _case(s, case_id, lock=True, with_departments=True)
     if case.state != "filed":
         raise Conflict(f"case {case_id} is {case.state}, not filed: it was dispatched already")
-    codes = list(dict.fromkeys(departments or suggested_departments(wf, case.violation)))
+    if to_responsible and case.responsible_name is None:
+        raise Conflict(f"case {case_id} names no responsible unit (its zone has no `responsible` on the box)")
+    codes = list(dict.fromkeys(departments or suggested_departments(wf, case.violation, case.lead_department)))
     unknown = [c for c in codes if c not in wf.departments]
     if unknown:
         raise Invalid(f"departments: unknown {', '.join(map(repr, unknown))} (known: {', '.join(sorted(wf.departments))})")
-    rule = wf.violations.of(case.violation)
+    rule = wf.rule_for(case.violation, case.lead_department)
     case.departments = [CaseDepartment(department=c, position=i) for i, c in enumerate(codes)]
     case.state, case.dispatched_at, case.dispatched_by = "dispatched", now, who.username
     _start_round(case, now, rule.deadline_s)
+    case.responsible_handles = to_responsible
     audit.record(s, now, who.username, "case.dispatch", _subject(case), departments=codes,
-                 due_at=case.due_at.isoformat(), note=note)
+                 due_at=case.due_at.isoformat(), note=note,
+                 **({"to_responsible": responsible_of(case)} if to_responsible else {}))
+    if to_responsible:
+        record_notice(s, case, who, now, note or "请在期限内整改 put it right by the deadline")
     return case
 
 
@@ -194,7 +213,7 @@ def tick(s: Session, wf: CentreWorkflow, now: datetime) -> TickReport:
 
 
 def _remind_and_escalate(s: Session, wf: CentreWorkflow, case: CentreCase, now: datetime, report: TickReport) -> None:
-    rule = wf.violations.of(case.violation)
+    rule = wf.rule_for(case.violation, case.lead_department)
     assert case.due_at is not None
     if case.reminded_at is None and now >= case.due_at - timedelta(seconds=rule.remind_before_s) and now < case.due_at:
         case.reminded_at = case.updated_at = now
@@ -215,7 +234,7 @@ def _apply_inspection(s: Session, wf: CentreWorkflow, case: CentreCase, now: dat
         return  # asked, not answered yet (the box re-inspects at its next patrol)
     subject = _subject(case)
     if insp.state == "violating":
-        rule = wf.violations.of(case.violation)
+        rule = wf.rule_for(case.violation, case.lead_department)
         case.state, case.reopen_count, case.inspection_id = "dispatched", case.reopen_count + 1, None
         _start_round(case, now, rule.deadline_s)
         audit.record(s, now, audit.SYSTEM, "case.reopen", subject, inspection=insp.request_id,

@@ -40,6 +40,19 @@ class Config(Section):
             raise ValueError(f"duplicate camera ids: {', '.join(dupes)}")
         return self
 
+    @model_validator(mode="after")
+    def _known_violations(self) -> Config:
+        known = self.violations.names
+        for i, c in enumerate(self.cameras):
+            for j, z in enumerate(c.zones):
+                for k, v in enumerate(z.violations):
+                    if v not in known:
+                        raise ValueError(
+                            f"cameras.{i}.zones.{j}.violations.{k}: camera {c.id} zone {z.name}: unknown violation {v!r} "
+                            f"(known: {', '.join(known)}; define others under violations.custom)"
+                        )
+        return self
+
     @property
     def database_url(self) -> str:
         return self.storage.database_url or f"sqlite:///{(self.storage.root / 'epatrol.db').as_posix()}"

@@ -11,7 +11,6 @@ from pydantic import Field, field_validator
 
 from epatrol.config.base import Section
 from epatrol.config.schedules import Window, check_time_zone
-from epatrol.config.violations import Violation
 
 
 class Site(str, Enum):
@@ -25,10 +24,22 @@ class Site(str, Enum):
 Point = tuple[Annotated[float, Field(ge=0.0, le=1.0)], Annotated[float, Field(ge=0.0, le=1.0)]]
 
 
+class Responsible(Section):
+    """门前三包: the unit (a shop, a company, an office) answering for the pavement of this zone.
+    Its events, exports and centre cases name it."""
+
+    name: str = Field(min_length=1, max_length=200, pattern=r"\S", description="The unit's name, e.g. 张记小吃.")
+    contact: str | None = Field(None, min_length=1, max_length=100, pattern=r"\S", description="Who to call: a phone number or a person.")
+    licence: str | None = Field(None, min_length=1, max_length=64, pattern=r"\S", description="Business licence or unified social credit code.")
+
+
 class Zone(Section):
     name: str = Field(min_length=1, max_length=64)
     polygon: list[Point] = Field(min_length=3, description="Vertices in normalised 0..1 image coordinates (x, y).")
-    violations: list[Violation] = Field(min_length=1)
+    violations: list[str] = Field(
+        min_length=1,
+        description="Violations watched here: built-in (street_vending, parked_bikes, overflowing_bins, open_burning) or `violations.custom` names.",
+    )
     schedule: list[Window] | None = Field(
         None,
         min_length=1,
@@ -40,6 +51,21 @@ class Zone(Section):
         "in light like the patrol's; the background starts from it, so a stall already there at start is found. Relative to the config file; "
         "omitted: references/<camera>/<zone>.png under the storage root when present (see detectors/zone_reference.py).",
     )
+    responsible: Responsible | None = Field(None, description="门前三包: the unit answering for this zone (name, contact, licence).")
+
+    @field_validator("violations", mode="before")
+    @classmethod
+    def _plain_names(cls, names: object) -> object:
+        # Code may pass the built-in Violation enum; the names are kept as plain strings.
+        return [n.value if isinstance(n, Enum) else n for n in names] if isinstance(names, list) else names
+
+    @field_validator("violations")
+    @classmethod
+    def _once_each(cls, names: list[str]) -> list[str]:
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"listed twice: {', '.join(dupes)}")
+        return names
 
 
 class Camera(Section):

@@ -1,4 +1,5 @@
-"""Parked bikes (非机动车乱停放): bicycles and motorbikes left standing in a no-parking zone.
+"""Parked bikes (非机动车乱停放): bicycles and motorbikes left standing in a no-parking zone; and
+any object left standing in a zone (DwellJudge: a district's `dwell` rule, config/district.py).
 
 A bike is parked when its track has stood still (within `max_motion` box diagonals) inside
 the zone for `dwell_s`. A zone with `min_count` parked bikes is in violation. A bike ridden
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from epatrol.config import ParkedBikes
+from epatrol.config import DwellRule, ParkedBikes
 from epatrol.detectors.episodes import Episode, EpisodeEnded, EpisodeEvent, EpisodeKey
 from epatrol.detectors.suppression import Suppressed, Suppressions
 from epatrol.detectors.tracking import StillTracker, Track
@@ -30,20 +31,24 @@ VIOLATION = "parked_bikes"
 MIN_SEEN_FRACTION = 0.3
 
 
-class ParkedBikesJudge:
-    violation = VIOLATION
+class DwellJudge:
+    """Objects of `params.classes` standing still in a zone for `params.dwell_s`; `violation` names
+    what they are (parked_bikes, or a district's dwell rule)."""
 
-    def __init__(self, camera_id: str, zones: list[ZoneShape], params: ParkedBikes, model: str = "yolov8n_int8") -> None:
-        self.model = model  # a COCO detector from the manifest
+    def __init__(
+        self, camera_id: str, zones: list[ZoneShape], params: ParkedBikes | DwellRule, model: str = "yolov8n_int8", violation: str = VIOLATION,
+    ) -> None:
+        self.violation = violation
+        self.model = model  # a detector from the manifest that knows params.classes
         self.params = params
         self.zones = zones
         self.classes = frozenset(params.classes)
         # A track outlives an occlusion as long as the zone's episode would.
         self.tracker = StillTracker(max_age_s=params.end_after_s, max_motion=params.max_motion)
         self.episodes = {
-            z.name: Episode(EpisodeKey(camera_id, z.name, VIOLATION), params.end_after_s, params.cooldown_s) for z in zones
+            z.name: Episode(EpisodeKey(camera_id, z.name, violation), params.end_after_s, params.cooldown_s) for z in zones
         }
-        self.suppressions = Suppressions(VIOLATION, params.suppress_iou)
+        self.suppressions = Suppressions(violation, params.suppress_iou)
         self._frame_size: tuple[int, int] | None = None
         self.camera_id = camera_id
         self._told: set[int] = set()  # tracks whose suppression was logged
@@ -126,6 +131,15 @@ class ParkedBikesJudge:
         self.tracker.pause(utc)
         ended = [e.suspend(utc, reason) for e in self.episodes.values()]
         return [e for e in ended if e is not None]
+
+
+class ParkedBikesJudge(DwellJudge):
+    """Parked bikes: the dwell judge with the `violations.parked_bikes` rules."""
+
+    violation = VIOLATION
+
+    def __init__(self, camera_id: str, zones: list[ZoneShape], params: ParkedBikes, model: str = "yolov8n_int8") -> None:
+        super().__init__(camera_id, zones, params, model, VIOLATION)
 
 
 def _as_detections(tracks: list[Track], class_names: tuple[str, ...]) -> Detections:

@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from epatrol.config import StreetVending
+from epatrol.config import SceneChangeRule, StreetVending
 from epatrol.detectors.episodes import Episode, EpisodeEnded, EpisodeEvent, EpisodeKey
 from epatrol.detectors.scene_change import Region, SceneParams, ZoneScene
 from epatrol.detectors.suppression import Suppressed, Suppressions
@@ -82,15 +82,18 @@ class StreetVendingJudge:
         self,
         camera_id: str,
         zones: list[ZoneShape],
-        params: StreetVending,
+        params: StreetVending | SceneChangeRule,
         model: str = "yolov8n_int8",
         references: dict[str, Path] | None = None,
         storage: Path | None = None,
+        violation: str = VIOLATION,
     ) -> None:
         """`references`: zone name -> photo of the empty zone (read now: a bad file is an error
         naming the zone and file, at start); `storage`: where learned backgrounds are kept (None:
-        not kept)."""
-        self.model = model  # a COCO detector from the manifest
+        not kept); `violation`: what staying change means here (a district's scene_change rule
+        judges with its own parameters and name; its backgrounds are kept apart)."""
+        self.violation = violation
+        self.model = model  # a detector from the manifest that knows the classes named
         self.params = params
         self.zones = list(zones)
         self.camera_id = camera_id
@@ -107,9 +110,9 @@ class StreetVendingJudge:
         )
         self.scenes = {z.name: ZoneScene(z.polygon, scene) for z in self.zones}
         self.episodes = {
-            z.name: Episode(EpisodeKey(camera_id, z.name, VIOLATION), params.end_after_s, params.cooldown_s) for z in self.zones
+            z.name: Episode(EpisodeKey(camera_id, z.name, violation), params.end_after_s, params.cooldown_s) for z in self.zones
         }
-        self.suppressions = Suppressions(VIOLATION, params.suppress_iou)
+        self.suppressions = Suppressions(violation, params.suppress_iou)
         self.tracker = StillTracker(max_age_s=params.end_after_s)
         self._recent = {z.name: deque(maxlen=DECIDING_SAMPLES) for z in self.zones}
         self._frame_size: tuple[int, int] | None = None
@@ -120,6 +123,8 @@ class StreetVendingJudge:
             zone: (Path(path), load_reference(Path(path), camera_id, zone), Path(path).stat().st_mtime)
             for zone, path in (references or {}).items() if zone in names
         }
+        if storage is not None and violation != VIOLATION:
+            storage = Path(storage) / "custom" / violation  # one zone may watch street vending and a custom rule
         self.store = BackgroundStore(storage, camera_id) if storage is not None and params.persist_every_s > 0 else None
         self._saved_at: dict[str, float] = {}
 

@@ -80,19 +80,22 @@ def recognise_edge(insp: Inspector, where: str) -> str:
 
 def recognise_centre(insp: Inspector, where: str) -> str:
     """An un-versioned centre database was made by create_all: of the record tables alone
-    (c0001: the ingest ran before the workflow existed) or of all of them (c0002)."""
-    from epatrol.centre.tables import RECORD_TABLES
+    (c0001: the ingest ran before the workflow existed) or of all of them (c0002, before the
+    case columns c0003 added)."""
+    from epatrol.centre.tables import C0003_CASE_COLUMNS, RECORD_TABLES
 
     metadata = centre_metadata()
     tables = set(insp.get_table_names())
     for name in sorted(set(metadata.tables) & tables):
-        missing = sorted({c.name for c in metadata.tables[name].columns} - _columns(insp, name))
+        have = _columns(insp, name)
+        older = name == "centre_cases" and C0003_CASE_COLUMNS.isdisjoint(have)  # a c0002 case table
+        missing = sorted({c.name for c in metadata.tables[name].columns} - have - (C0003_CASE_COLUMNS if older else set()))
         if missing:
             raise SchemaMismatch(f"database {where}: table {name} lacks column(s) {', '.join(missing)}: "
                                  "its shape matches no epatrol centre version; use a new database_url")
     absent = set(metadata.tables) - tables
     if not absent:
-        return "c0002"
+        return "c0002" if C0003_CASE_COLUMNS.isdisjoint(_columns(insp, "centre_cases")) else "c0003"
     if absent.isdisjoint(RECORD_TABLES) and absent == set(metadata.tables) - RECORD_TABLES:
         return "c0001"
     raise SchemaMismatch(f"database {where}: centre table(s) {', '.join(sorted(absent))} are missing: "

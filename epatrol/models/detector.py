@@ -150,8 +150,10 @@ def load_detector(
         raise ModelError(f"unknown runtime choice {runtime!r}; expected 'auto' or 'reference'")
     if device not in ("auto", "cpu", "cuda"):
         raise ModelError(f"unknown device {device!r}; expected 'auto', 'cpu' or 'cuda'")
-    spec = get_spec(name)
     folder = resolve_models_dir(models_dir)
+    spec = get_spec(name, folder)  # built-in, else registered by the district in <folder>/models.json
+    if spec.task != "detect":
+        raise ModelError(f"model {name!r} is a {spec.task} model, not a detector (load it with load_classifier)")
     path = verify_model_file(spec, folder)
     int8 = derive.is_dynamic_int8(path)  # reads the whole graph: once per load
     reference = selection.reference(path, device, int8=int8)

@@ -8,6 +8,7 @@ truncated download or a swapped file fails loudly instead of detecting nonsense.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,8 @@ COCO80_CLASSES: tuple[str, ...] = (
 FIRE_SMOKE_CLASSES: tuple[str, ...] = ("smoke", "fire")
 
 Family = Literal["yolov8", "fastestdet"]
+Task = Literal["detect", "classify"]
+REGISTRY = "models.json"  # the district's own models, beside their files (epatrol/models/district.py writes it)
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ class ModelSpec:
     # bf16 may run it (selection.py) when its detections agree; False where a judge's fitted
     # decision reads this model's scores closely enough that bf16 changed the eval's outcome.
     reduced_precision: bool = True
+    task: Task = "detect"  # "classify": a region classifier (epatrol/models/classifier.py)
+    district: bool = False  # registered in <models dir>/models.json, not built in
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -119,11 +124,38 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
-def get_spec(name: str) -> ModelSpec:
-    try:
+def get_spec(name: str, models_dir: Path | None = None) -> ModelSpec:
+    """A built-in model, else one the district registered in <models_dir>/models.json
+    (models_dir None: EPATROL_MODELS when set, else only the built-ins)."""
+    if name in MODELS:
         return MODELS[name]
-    except KeyError:
-        raise ModelError(f"unknown model {name!r}; known models: {', '.join(sorted(MODELS))}") from None
+    folder = models_dir if models_dir is not None else os.environ.get(ENV_MODELS_DIR)
+    district = district_specs(Path(folder)) if folder else {}
+    if name in district:
+        return district[name]
+    where = f" (district models from {Path(folder) / REGISTRY})" if folder else ""
+    raise ModelError(f"unknown model {name!r}; known models: {', '.join(sorted(MODELS) + sorted(district))}{where}")
+
+
+def district_specs(models_dir: Path) -> dict[str, ModelSpec]:
+    """The models registered in models_dir/models.json ({} when there is none)."""
+    path = Path(models_dir) / REGISTRY
+    if not path.is_file():
+        return {}
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))["models"]
+        return {name: _district_spec(name, e) for name, e in entries.items()}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"{path}: not a readable model registry ({exc!r}); re-register with `epatrol models add`") from exc
+
+
+def _district_spec(name: str, e: dict) -> ModelSpec:
+    # Ultralytics exports (detect and classify): RGB, /255; detectors letterboxed like YOLOv8.
+    return ModelSpec(
+        name=name, file=e["file"], sha256=e["sha256"], family="yolov8", input_size=tuple(e["input_size"]),  # type: ignore[arg-type]
+        input_name=e["input_name"], class_names=tuple(e["class_names"]), licence=e["licence"], channel_order="rgb",
+        letterbox=True, task=e["task"], district=True,
+    )  # fmt: skip
 
 
 def resolve_models_dir(configured: Path | None) -> Path:

@@ -115,7 +115,7 @@ def write_report(folder: Path, scenes: list[Scene], rows: Rows, groups_of_scene:
         lines.append(f"| {kind} | {len(y)} ({int(y.sum())}) | {len(set(g.tolist()))} | {f['l2']:g} | {a:.3f} [{lo:.3f}, {hi:.3f}] | "
                      f"{thr:.3f} | {rec:.2f} | {fpr:.4f} |")
         fpr_c, tpr_c, prec_c, th = curves(y, s)
-        (fig, ax), (fig2, ax2) = figs["roc"], figs["pr"]
+        (fig, ax), (_fig2, ax2) = figs["roc"], figs["pr"]
         ax.plot(fpr_c, tpr_c, label=f"{kind} (AUC {a:.2f})")
         ax.plot([fpr], [rec], "o", color=ax.lines[-1].get_color())
         ax2.plot(tpr_c, prec_c, label=kind)

@@ -1,9 +1,11 @@
 """Case export: one zip an officer hands over with a penalty case, checkable without epatrol.
 
     case.json           the case, its notes, who exported it and when, the ledger head
-    events/<id>.json    one record per event: camera id and name, site, zone, violation,
-                        times in UTC and local time, model name and SHA-256, detections,
-                        the review history, the clip and snapshot, the event's ledger entries
+    events/<id>.json    one record per event: camera id and name, site, zone, violation and
+                        its label, the unit answering for the spot (门前三包), times in UTC
+                        and local time, model name and SHA-256, detections, the review
+                        history, the clip and snapshot, the event's ledger entries
+    summary.txt         the same in plain words for a reader without tools (summary.py)
     clips/<id>.mp4      the evidence clip, byte for byte as recorded
     snapshots/<id>.jpg  the snapshot
     manifest.json       SHA-256 and size of every file above
@@ -30,6 +32,7 @@ from epatrol import __version__
 from epatrol.common.errors import Conflict
 from epatrol.common.times import to_local, zone_name
 from epatrol.evidence.export import signing
+from epatrol.evidence.export.summary import summary_text
 from epatrol.evidence.recording.paths import resolve
 from epatrol.evidence.review import cases, decisions
 from epatrol.evidence.store import ledger
@@ -124,6 +127,9 @@ def _event_json(ev: EventView, files: dict, entries: list, reviews: list, zone: 
         "camera": {"id": ev.camera_id, "name": ev.camera_name, "site": ev.site},
         "zone": ev.zone,
         "violation": ev.violation,
+        # From the configuration when it was recorded (recording/context.py); None before that.
+        "violation_label": (ev.details or {}).get("violation_label"),
+        "responsible": (ev.details or {}).get("responsible"),
         "timezone": zone_name(zone),
         "started": _times(ev.started_at, zone),
         "alerted": _times(ev.alerted_at, zone),
@@ -163,15 +169,17 @@ def build_case_export(
         raise Conflict(f"case {case_id} has no events to export")
     files, history = _evidence_rows(db, [ev.id for ev in events])
     pkg = _Package(out, now)
+    records = []
     try:
         for ev in events:
             record = _event_json(ev, files, history.get(ev.id, []), decisions.history(db, ev.id), zone)
+            records.append(record)
             for kind in ("clip", "snapshot"):
                 f = files.get((ev.id, kind))
                 if f is not None:
                     pkg.add_file(record[kind]["path"], resolve(storage_root, f.path), f.sha256, f"{kind} of event {ev.id}")
             pkg.add_bytes(f"events/{ev.id}.json", _json_bytes(record))
-        pkg.add_bytes("case.json", _json_bytes({
+        case_json = {
             "case": {
                 "id": case.id, "title": case.title, "status": case.status,
                 "created_by": case.created_by, "created": _times(case.created_at, zone),
@@ -182,7 +190,9 @@ def build_case_export(
             "exported": {"by": exported_by, "at": _times(now, zone)},
             "timezone": zone_name(zone),
             "ledger_head": _ledger_head(db),
-        }))
+        }
+        pkg.add_bytes("case.json", _json_bytes(case_json))
+        pkg.add_bytes("summary.txt", summary_text(case_json, records).encode("utf-8"))
         manifest = {
             "format": FORMAT,
             "version": VERSION,

@@ -31,8 +31,9 @@ from epatrol.detectors.episodes import (
 )
 from epatrol.detectors.zones import ZoneShape
 from epatrol.evidence.recording.clip import ClipFile, ClipWriter
+from epatrol.evidence.recording.context import EventContext
 from epatrol.evidence.recording.paths import clip_rel_path, snapshot_rel_path
-from epatrol.evidence.recording.snapshot import write_snapshot
+from epatrol.evidence.recording.snapshot import write_clean_frame, write_snapshot
 from epatrol.evidence.store import ledger
 from epatrol.evidence.store.db import Database
 from epatrol.evidence.store.schema import Event
@@ -72,6 +73,7 @@ class CameraRecorder:
         pre_s: float,
         post_s: float,
         on_fault: Callable[[str], None] = lambda what: None,
+        context: EventContext | None = None,
     ) -> None:
         self.on_fault = on_fault  # "event_dropped" | "clip_failed" | "snapshot_failed"
         self.db = db
@@ -83,6 +85,8 @@ class CameraRecorder:
         self.post_s = post_s
         self._event_ids: dict[EpisodeKey, int] = {}
         self._runs_on: dict[EpisodeKey, str] = {}  # what ran the model that raised each open event
+        self._event_context = context  # label, lead department, responsible unit (context.py)
+        self._context: dict[EpisodeKey, dict[str, Any]] = {}  # fixed when each event was opened
         self._resumable: dict[EpisodeKey, int] = {}  # ended by a camera outage, may go on
         self._clips: list[_OpenClip] = []
         self._unregistered: list[_Unregistered] = []
@@ -131,7 +135,10 @@ class CameraRecorder:
         return event_id
 
     def _with_runtime(self, key, details: dict) -> dict:
+        """The judge's details plus the event's context and what ran its model: an update or a
+        resumption rewrites details, so both go in every time."""
         runs_on = self._runs_on.get(key)
+        details = {**details, **self._context.get(key, {})}
         return {**details, "model_runs_on": runs_on} if runs_on else details
 
     def _resume(self, event: EpisodeResumed) -> int | None:
@@ -183,6 +190,8 @@ class CameraRecorder:
     def _start(self, event: EpisodeStarted, ring: PacketRing, model: tuple[str, ...]) -> int | None:
         if len(model) > 2 and model[2]:
             self._runs_on[event.key] = model[2]
+        if self._event_context is not None:
+            self._context[event.key] = self._event_context(event.key.zone, event.key.violation)
         event_id = self._write(
             "open event",
             self.db.open_event,
@@ -219,6 +228,13 @@ class CameraRecorder:
             self.on_fault("snapshot_failed")
             return
         self._write("snapshot", self.db.add_file, event_id, "snapshot", rel, sha, size, event.alert)
+        try:  # the clean frame the review page draws over; its hash goes in the details (ledgered)
+            clean = write_clean_frame(self.root, rel, event.sample.frame, zones)
+        except OSError as e:
+            log.error("event %d: clean frame not written beside %s: %s", event_id, self.root / rel, e)
+            return
+        self._context[event.key] = {**self._context.get(event.key, {}), **clean}  # kept through updates, resumptions
+        self._write("snapshot details", self.db.update_event, event_id, details=self._with_runtime(event.key, event.details))
 
     def _start_clip(self, event_id: int, event: EpisodeStarted, ring: PacketRing) -> None:
         if self._info is None:
