@@ -39,12 +39,14 @@ def launch_chromium() -> Iterator:
             b.close()
 
 
-def open_page(browser, site: str):
-    """A fresh context (downloads on, 1440x1000, zh-CN, Asia/Shanghai) at `site`; returns the page and
-    the list its JavaScript errors are collected in."""
-    ctx = browser.new_context(
-        accept_downloads=True, viewport={"width": 1440, "height": 1000}, locale="zh-CN", timezone_id="Asia/Shanghai",
-    )
+def open_page(browser, site: str, **options):
+    """A fresh context (downloads on, 1440x1000, zh-CN, Asia/Shanghai; `options` override or add to
+    these, e.g. a phone's viewport) at `site`; returns the page and the list its JavaScript errors are
+    collected in."""
+    ctx = browser.new_context(**{
+        "accept_downloads": True, "viewport": {"width": 1440, "height": 1000}, "locale": "zh-CN", "timezone_id": "Asia/Shanghai",
+        **options,
+    })
     page = ctx.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     errors: list[str] = []

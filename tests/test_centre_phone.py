@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 
 import pytest
-from browser import TIMEOUT_MS, require_chromium, wait_until
+from browser import open_page, require_chromium, wait_until
 from sqlalchemy import select
 from test_centre_page import PHOTO, file_case, serving_centre, sign_in
 
@@ -47,16 +47,6 @@ def centre(tmp_path_factory):
         yield served
 
 
-def _page(browser, site: str, **options):
-    ctx = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **options)
-    page = ctx.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(site)
-    return page, errors
-
-
 def test_handler_reports_handled_from_a_phone(centre, browser, tmp_path):
     site, store, cfg = centre
     # The snapshot as the ingest keeps it: verified, copied into evidence_dir under its object key.
@@ -71,7 +61,7 @@ def test_handler_reports_handled_from_a_phone(centre, browser, tmp_path):
         workflow.dispatch(s, cfg.workflow, case_id, Person("phone-disp", "dispatcher"), utcnow())
     SHOTS.mkdir(exist_ok=True)
 
-    page, js_errors = _page(browser, site, **PHONE)
+    page, js_errors = open_page(browser, site, **PHONE)
     sign_in(page, "phone-traffic", USERS["phone-traffic"][2])
     card = page.locator(f'#case-list tr[data-case="{case_id}"]')
     expect(card).to_contain_text("已派遣")
@@ -129,7 +119,7 @@ def test_handler_reports_handled_from_a_phone(centre, browser, tmp_path):
     assert js_errors == []
 
     # The dispatcher's desk at 1440 and 1024 px: list and case side by side, nothing wider than the window.
-    desk, desk_errors = _page(browser, site, viewport={"width": 1440, "height": 900})
+    desk, desk_errors = open_page(browser, site, viewport={"width": 1440, "height": 900})
     sign_in(desk, "phone-disp", USERS["phone-disp"][2])
     desk.locator(f'#case-list tr[data-case="{case_id}"]').click()
     expect(desk.locator("#case-handlings img.photo")).to_be_visible()

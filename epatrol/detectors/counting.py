@@ -13,15 +13,15 @@ from typing import Any
 import numpy as np
 
 from epatrol.config import CountRule
-from epatrol.detectors.episodes import Episode, EpisodeEnded, EpisodeEvent, EpisodeKey
+from epatrol.detectors.episodes import Episode, EpisodeEvent, EpisodeKey
 from epatrol.detectors.suppression import Suppressions
-from epatrol.detectors.sustained import Sustained
+from epatrol.detectors.sustained import Sustained, SustainedZones
 from epatrol.detectors.zones import ZoneShape, bottom_centres
 from epatrol.models.detections import Detections
 from epatrol.streams.packets import Sample
 
 
-class CountJudge:
+class CountJudge(SustainedZones):
     def __init__(self, camera_id: str, zones: list[ZoneShape], params: CountRule, model: str, violation: str) -> None:
         self.violation = violation
         self.model = model  # a detector from the manifest that knows params.classes
@@ -73,18 +73,3 @@ class CountJudge:
             "suppressed": [{"xyxy": [round(float(v), 1) for v in box], **hit.as_detail()} for box, hit in suppressed],
             "rule": {"kind": "count", "classes": list(p.classes), "min_count": p.min_count, "dwell_s": p.dwell_s, "min_share": p.min_share},
         }
-
-    def close(self, utc: datetime, reason: str) -> list[EpisodeEnded]:
-        for window in self.windows.values():
-            window.reset()
-        ended = [e.close(utc, reason) for e in self.episodes.values()]
-        return [e for e in ended if e is not None]
-
-    def suspend(self, utc: datetime, reason: str) -> list[EpisodeEnded]:
-        """The camera dropped: open episodes end resumable, and their zones keep their window so the
-        same gathering resumes its event at once; other zones start watching afresh."""
-        for name, window in self.windows.items():
-            if not self.episodes[name].is_open:
-                window.reset()
-        ended = [e.suspend(utc, reason) for e in self.episodes.values()]
-        return [e for e in ended if e is not None]

@@ -21,9 +21,9 @@ import numpy as np
 
 from epatrol.config import RegionStateRule
 from epatrol.detectors.bins.overflowing_bins import covered_fraction, crop_box
-from epatrol.detectors.episodes import Episode, EpisodeEnded, EpisodeEvent, EpisodeKey
+from epatrol.detectors.episodes import Episode, EpisodeEvent, EpisodeKey
 from epatrol.detectors.suppression import Suppressions
-from epatrol.detectors.sustained import Sustained
+from epatrol.detectors.sustained import Sustained, SustainedZones
 from epatrol.detectors.zones import ZoneShape
 from epatrol.models.detections import Detections
 from epatrol.streams.packets import Sample
@@ -39,7 +39,7 @@ class RegionClassifier(Protocol):
     def classify(self, crop_bgr: np.ndarray) -> np.ndarray: ...
 
 
-class RegionStateJudge:
+class RegionStateJudge(SustainedZones):
     def __init__(
         self,
         camera_id: str,
@@ -136,20 +136,6 @@ class RegionStateJudge:
             "rule": {"kind": "region_state", "state": p.state, "min_score": p.min_score, "dwell_s": p.dwell_s, "min_share": p.min_share},
         }
 
-    def close(self, utc: datetime, reason: str) -> list[EpisodeEnded]:
-        for window in self.windows.values():
-            window.reset()
-        ended = [e.close(utc, reason) for e in self.episodes.values()]
-        return [e for e in ended if e is not None]
-
-    def suspend(self, utc: datetime, reason: str) -> list[EpisodeEnded]:
-        """The camera dropped: open episodes end resumable (their zones keep their window, so the
-        same state resumes its event); other zones start watching afresh."""
-        for name, window in self.windows.items():
-            if not self.episodes[name].is_open:
-                window.reset()
-        ended = [e.suspend(utc, reason) for e in self.episodes.values()]
-        return [e for e in ended if e is not None]
 
 
 def _crop_detection(box: tuple[int, int, int, int], score: float | None, state: str) -> Detections:

@@ -6,6 +6,9 @@ not reset it; a sample that could not be judged (hidden) counts neither way."""
 from __future__ import annotations
 
 from collections import deque
+from datetime import datetime
+
+from epatrol.detectors.episodes import Episode, EpisodeEnded
 
 EPS_S = 1e-6
 
@@ -46,3 +49,25 @@ class Sustained:
     def reset(self) -> None:
         self._looks.clear()
         self._since = None
+
+
+class SustainedZones:
+    """close and suspend for a judge with one Sustained window and one Episode per zone
+    (`windows`, `episodes`): a camera that dropped keeps the windows of its open episodes, so the
+    same violation resumes its event at once; other zones start watching afresh."""
+
+    windows: dict[str, Sustained]
+    episodes: dict[str, Episode]
+
+    def close(self, utc: datetime, reason: str) -> list[EpisodeEnded]:
+        for window in self.windows.values():
+            window.reset()
+        ended = [e.close(utc, reason) for e in self.episodes.values()]
+        return [e for e in ended if e is not None]
+
+    def suspend(self, utc: datetime, reason: str) -> list[EpisodeEnded]:
+        for name, window in self.windows.items():
+            if not self.episodes[name].is_open:
+                window.reset()
+        ended = [e.suspend(utc, reason) for e in self.episodes.values()]
+        return [e for e in ended if e is not None]
