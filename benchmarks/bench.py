@@ -81,9 +81,9 @@ class Bench:
         self.progress = progress
         self.work = Path(tempfile.mkdtemp(prefix="epatrol-bench-"))
         self.count = 0
-        from epatrol.judges import IMPLEMENTED
+        from epatrol.config import Violation
 
-        self.violations = args.violations.split(",") if args.violations else sorted(v.value for v in IMPLEMENTED)
+        self.violations = args.violations.split(",") if args.violations else sorted(v.value for v in Violation)  # the four built-ins
         try:  # seconds between samples of each violation: its default, or 1 / --rate for all
             self.intervals = violation_intervals(self.violations, args.rate)
         except (AttributeError, ValueError) as e:

@@ -5,6 +5,7 @@ then serves the review page over that database (`epatrol serve`'s code) with a d
 
 from __future__ import annotations
 
+import gc
 import runpy
 import secrets
 import shutil
@@ -100,6 +101,11 @@ def run_demo(shared: Path | None, storage: Path, footage: Path | None = None, lo
 
     events = db.list_events()
     db.close()
+    # The models' native sessions (OpenVINO, onnxruntime) are let go now, while the interpreter is
+    # whole: left to reference cycles they were collected at exit, after serving, and the process
+    # could die there with SIGSEGV instead of exiting 0 on Ctrl-C (seen in CI).
+    del workers, detectors
+    gc.collect()
     print(f"\ndemo 3/3: {len(events)} event(s) in {cfg.database_url} after {time.monotonic() - t0:.0f} s")
     for violation in VIOLATIONS:
         for ev in (e for e in reversed(events) if e.violation == violation):
