@@ -270,7 +270,7 @@ def test_dataset_export_round_trips_into_train(tmp_path):
 
 
 def test_train_a_region_classifier_and_load_it(tmp_path):
-    """A tiny yolov8-cls from scratch on bin photos: the loop (train, register, load_classifier),
+    """A tiny yolov8-cls started from the COCO backbone on bin photos: the loop (train, register, load_classifier),
     and epatrol's preprocessing matching Ultralytics' own prediction on the same photo."""
     data = tmp_path / "bins"
     for cls in ("clean", "dirty"):
@@ -279,8 +279,10 @@ def test_train_a_region_classifier_and_load_it(tmp_path):
             shutil.copy(p, data / cls)
     out = tmp_path / "run"
     done = run_train(["--task", "classify", "--data", str(data), "--out", str(out), "--epochs", "1", "--imgsz", "64",
-                      "--batch", "8", "--min-examples", "10"])  # fmt: skip
+                      "--batch", "8", "--min-examples", "10", "--init", "yolov8n_int8"])  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
+    # yolov8n-cls shares backbone layers 0-8 with the COCO detector: their 25 convolutions start from it
+    assert json.loads((out / "training.json").read_text())["init"]["tensors_loaded"] == 25
     models = linked_models_dir(tmp_path / "models")
     assert cli_main(["models", "add", str(out / "model.onnx"), "--name", "bins_region", "--models", str(models)]) == 0
     clf = load_classifier("bins_region", models, threads=2)

@@ -94,7 +94,9 @@ def initialised_checkpoint(arch: str, task: str, onnx_path: Path, images: list[P
             bn.weight.copy_(torch.sqrt(var + bn.eps)), bn.bias.copy_(mean + torch.from_numpy(b))
             del module._stat_mean, module._stat_var
     out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"model": model, "train_args": {}, "epoch": -1}, out)
+    # the task in train_args: without it Ultralytics reads the default (detect) and a classifier
+    # checkpoint is handed to the detect trainer
+    torch.save({"model": model, "train_args": {"task": task}, "epoch": -1}, out)
     return {"tensors_loaded": loaded, "left_as_built": missing}
 
 
