@@ -18,7 +18,7 @@ from .manifest import (
     resolve_models_dir,
     verify_model_file,
 )
-from .runners import Runner, open_runner
+from .runners import Runner, check_input_shape, open_runner
 from .session import Device
 
 log = logging.getLogger(__name__)
@@ -33,10 +33,7 @@ class RegionClassifier:
         self.sha256 = spec.sha256
         self.class_names = spec.class_names
         self._runner = runner
-        w, h = spec.input_size
-        shape = runner.input_shape
-        if len(shape) != 4 or any(isinstance(d, int) and d != e for d, e in zip(shape, (1, 3, h, w))):
-            raise ModelError(f"model {self.name!r}: input shape {shape} does not match 1x3x{h}x{w}")
+        check_input_shape(self.name, runner, spec.input_size)
 
     @property
     def runs_on(self) -> str:

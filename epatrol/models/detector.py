@@ -20,7 +20,7 @@ from .manifest import (
     verify_model_file,
 )
 from .reference_frames import load_reference_frames
-from .runners import Runner, open_runner
+from .runners import Runner, check_input_shape, open_runner
 from .session import Device
 
 log = logging.getLogger(__name__)
@@ -55,11 +55,7 @@ class ObjectDetector:
         if len(inputs) != 1 or inputs[0][0] != self.spec.input_name:
             names = [i[0] for i in inputs]
             raise ModelError(f"model {self.name!r}: expected one input {self.spec.input_name!r}, got {names}")
-        shape = self._runner.input_shape
-        w, h = self.spec.input_size
-        # Dynamic axes come back as strings/None: only compare the fixed ones.
-        if len(shape) != 4 or any(isinstance(d, int) and d != e for d, e in zip(shape, (1, 3, h, w))):
-            raise ModelError(f"model {self.name!r}: input shape {shape} does not match 1x3x{h}x{w}")
+        check_input_shape(self.name, self._runner, self.spec.input_size)
         if self.spec.family == "yolov8":
             self._check_metadata_names()
 

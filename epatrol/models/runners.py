@@ -132,3 +132,12 @@ def open_runner(candidate: Candidate, threads: int | None, streams: int = 1) -> 
             raise ModelError("runtime 'openvino' is not installed (pip install openvino)")
         return OpenVinoRunner(candidate, threads, streams)
     raise ModelError(f"unknown runtime {candidate.runtime!r}")
+
+
+def check_input_shape(name: str, runner: Runner, input_size: tuple[int, int]) -> None:
+    """Fail at load time, not on the first frame, when the graph's input is not 1x3xHxW as the
+    manifest says. Dynamic axes come back as strings/None: only the fixed ones are compared."""
+    shape = runner.input_shape
+    w, h = input_size
+    if len(shape) != 4 or any(isinstance(d, int) and d != e for d, e in zip(shape, (1, 3, h, w))):
+        raise ModelError(f"model {name!r}: input shape {shape} does not match 1x3x{h}x{w}")
