@@ -28,7 +28,12 @@ from epatrol.evidence.store.db import Database
 from epatrol.health import HealthBoard
 from epatrol.judges import Judge, build_judges, on_duty
 from epatrol.models.detector import ObjectDetector
-from epatrol.models.service import Inference, InferenceService, nothing_found
+from epatrol.models.service import (
+    Inference,
+    InferenceService,
+    inference_result,
+    nothing_found,
+)
 from epatrol.pacing import Pace, fire_gates
 from epatrol.streams.feed import (
     Backoff,
@@ -299,7 +304,8 @@ class CameraWorker:
         self._last_sample = pending.sample
         self._refresh_suppressions()
         times = self.stats.times
-        results = {model: f.result() for model, f in pending.inferences.items()}
+        what = f"camera {self.camera.id}'s inference on"
+        results = {model: inference_result(f, f"{what} {model}") for model, f in pending.inferences.items()}
         ran = [r for model, r in results.items() if model not in pending.reused | pending.skipped]
         for r in ran:
             times.add("inference", r.wall_s, r.cpu_s)

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -47,8 +48,20 @@ def test_demo_records_all_four_violations_then_serves_them_to_its_officer(tmp_pa
             raise AssertionError(f"epatrol demo exited with {proc.returncode} before serving:\n{''.join(lines[-40:])}")
         return found
 
+    def stacks(why: str) -> str:
+        """`why`, then the demo's last output with every thread's stack (SIGUSR1): where it is stuck."""
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(3)
+        return f"{why}; its last output, then its threads' stacks:\n{''.join(lines[-120:])}"
+
     try:
-        base, username, password = wait_for(signed_in_line, 900, "the demo's sign-in line", every_s=0.5).groups()
+        try:
+            found = wait_for(signed_in_line, 420, "the demo's sign-in line", every_s=0.5)
+        except AssertionError as e:
+            if proc.poll() is None:
+                raise AssertionError(stacks(str(e))) from None
+            raise
+        base, username, password = found.groups()
         assert base == f"http://127.0.0.1:{port}"
         out = "".join(lines)
         assert "demo 1/3" in out and "demo 2/3" in out and "demo 3/3" in out  # progress is printed
@@ -79,6 +92,12 @@ def test_demo_records_all_four_violations_then_serves_them_to_its_officer(tmp_pa
             snap = next(e for e in listed["items"] if e["violation"] == "street_vending")
             assert hashlib.sha256(http.get(snap["snapshot_url"]).content).hexdigest() == snap["snapshot_sha256"]
     finally:
-        proc.send_signal(signal.SIGINT)  # Ctrl-C, as the demo says
-        proc.wait(timeout=60)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)  # Ctrl-C, as the demo says
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                report = stacks("epatrol demo did not stop within 60 s of Ctrl-C")
+                proc.kill()
+                raise AssertionError(report) from None
     assert proc.returncode == 0, "".join(lines[-40:])

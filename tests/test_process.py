@@ -55,6 +55,10 @@ def test_sigterm_closes_the_clip_in_progress(live_config, tmp_path):
     try:
         db = open_database(f"sqlite:///{storage / 'epatrol.db'}")
         ev = wait_for(lambda: _recording_event(db), 90, "an event with its clip recording")
+        # An operator asking a running box where its threads are: stacks in the log, nothing stopped.
+        proc.send_signal(signal.SIGUSR1)
+        wait_for(lambda: "epatrol/pipeline.py" in (tmp_path / "run.log").read_text(), 10, "the threads' stacks in the log")
+        assert proc.poll() is None
         time.sleep(2)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0, (tmp_path / "run.log").read_text()[-3000:]

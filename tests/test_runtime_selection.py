@@ -142,3 +142,35 @@ def test_bf16_is_not_offered_for_a_model_whose_fitted_decision_it_changed(cache)
     assert found[0].graph == derive.SHIPPED and all(c.precision != "bf16" for c in found)
     detector = load_detector("fire_smoke", MODELS, threads=1, device="cpu", runtime="auto", cache_dir=cache)
     assert detector.precision == "fp32" and all("bf16" not in r.candidate for r in detector.choice.rows)
+
+
+def test_openvino_answers_many_camera_threads_at_once_as_it_answers_one(cache) -> None:
+    """More callers than infer requests: each waits for a free request (made and warmed at load,
+    one at a time) and gets its own frame's answer, the same as a lone call gives."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    spec = get_spec("fire_smoke")
+    candidate = runners.Candidate(runners.OPENVINO, "CPU", "fp32", "shipped", MODELS / spec.file)
+    detector = ObjectDetector(spec, runners.open_runner(candidate, threads=1, streams=2))
+    frames = load_reference_frames(None, MODELS)[:6]
+    alone = [detector.detect(f) for f in frames]
+    with ThreadPoolExecutor(6) as pool:
+        together = list(pool.map(detector.detect, frames * 3))
+    for i, found in enumerate(together):
+        assert selection.disagreement(alone[i % len(frames)], found) is None, i
+    assert any(len(found) for found in alone)  # the photos of fire give the model something to find
+
+
+def test_a_stalled_inference_is_reported_and_its_late_answer_still_used(caplog, monkeypatch) -> None:
+    import threading
+    from concurrent.futures import Future
+
+    from epatrol.models import service
+
+    monkeypatch.setattr(service, "STALL_REPORT_S", 0.2)
+    late: Future = Future()
+    threading.Timer(0.7, late.set_result, ["answer"]).start()
+    with caplog.at_level("ERROR", logger="epatrol.models.service"):
+        assert service.inference_result(late, "camera c1's inference on fire_smoke") == "answer"
+    reports = [r.getMessage() for r in caplog.records]
+    assert len(reports) >= 2 and all("camera c1's inference on fire_smoke has not answered in" in m for m in reports)

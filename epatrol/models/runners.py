@@ -2,13 +2,14 @@
 
 onnxruntime (CPU and CUDA providers) and OpenVINO (the `openvino` package, CPU plugin at
 fp32 or bf16) are what epatrol can choose from; selection.py measures them and picks. Both are
-safe to call from several camera threads: onnxruntime's run() is, and OpenVINO gets one infer
-request per calling thread.
+safe to call from several camera threads: onnxruntime's run() is, and OpenVINO lends each call
+one of a fixed set of infer requests, made and warmed one at a time at load (requests whose first
+runs overlapped are reported to deadlock on machines with few cores; a demo hung that way in CI).
 """
 
 from __future__ import annotations
 
-import threading
+import queue
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -114,14 +115,21 @@ class OpenVinoRunner:
         self.input_shape = tuple(d.get_length() if d.is_static else None for d in first.get_partial_shape())
         self.inputs = [(i.get_any_name(), ()) for i in model.inputs]
         self.metadata = {}  # class names are checked on the shipped graph, which onnxruntime reads
-        self._local = threading.local()
+        self._requests: queue.SimpleQueue = queue.SimpleQueue()
+        warm = np.zeros(self.input_shape, first.get_element_type().to_dtype()) if None not in self.input_shape else None
+        for _ in range(max(1, streams)):  # one per run at once; a caller beyond that waits its turn
+            request = self._compiled.create_infer_request()
+            if warm is not None:
+                request.infer({0: warm})  # its first run (shape specialisation) alone, here
+            self._requests.put(request)
 
     def run(self, tensor: np.ndarray) -> np.ndarray:
-        request = getattr(self._local, "request", None)
-        if request is None:
-            request = self._local.request = self._compiled.create_infer_request()
-        result = request.infer({0: tensor})
-        return np.array(result[0])  # a copy: the request reuses its output buffer on the next call
+        request = self._requests.get()
+        try:
+            result = request.infer({0: tensor})
+            return np.array(result[0])  # a copy: the request reuses its output buffer on the next call
+        finally:
+            self._requests.put(request)
 
 
 def open_runner(candidate: Candidate, threads: int | None, streams: int = 1) -> Runner:

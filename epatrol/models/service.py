@@ -9,6 +9,8 @@ core busy (benchmarks/concurrency.py: 1.9x the samples/s of intra-op threads).""
 
 from __future__ import annotations
 
+import faulthandler
+import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,6 +19,12 @@ import numpy as np
 
 from epatrol.models.detections import Detections
 from epatrol.models.detector import ObjectDetector
+
+log = logging.getLogger(__name__)
+
+# An inference takes well under a second; one this late is stuck (a native deadlock, say), and a
+# camera waiting on it would otherwise hang without a word. Its report says where every thread is.
+STALL_REPORT_S = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +39,21 @@ def nothing_found(class_names: tuple[str, ...]) -> Future[Inference]:
     done: Future[Inference] = Future()
     done.set_result(Inference(Detections.empty(class_names), 0.0, 0.0))
     return done
+
+
+def inference_result(future: Future[Inference], what: str) -> Inference:
+    """future.result(), reporting each STALL_REPORT_S it waits: an error naming `what`, and every
+    thread's stack on stderr (where it is stuck). It keeps waiting: a late answer is still used."""
+    waited = 0.0
+    while True:
+        try:
+            return future.result(timeout=STALL_REPORT_S)
+        except TimeoutError:
+            if future.done():  # the inference itself raised TimeoutError
+                raise
+            waited += STALL_REPORT_S
+            log.error("%s has not answered in %.0f s; every thread's stack follows on stderr", what, waited)
+            faulthandler.dump_traceback(all_threads=True)
 
 
 class InferenceService:
