@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import faulthandler
 import json
 import logging
 import signal
@@ -12,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+from epatrol.common.stacks import dump_stacks_on
 from epatrol.config import Config, ConfigError, json_schema, load_config
 from epatrol.logs import setup_logging
 
@@ -312,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level, args.log_format)
-    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>`: where every thread is, on stderr
+    dump_stacks_on(signal.SIGUSR1)  # `kill -USR1 <pid>`: where every thread is, on stderr
     from epatrol.evidence.store.db import SchemaMismatch
     from epatrol.models.manifest import ModelError
 

@@ -1,4 +1,5 @@
-"""`epatrol bench`, tiny but real: one live RTSP camera through every stage of the harness.
+"""`epatrol bench`, tiny but real: one live RTSP camera watching all four violations through every stage
+of the harness, in one run that every test below reads.
 
 No timing is asserted (speed lives in the benchmark's own figures); the test checks that the
 report is complete and that its numbers come from the run (frames received, samples judged,
@@ -76,7 +77,7 @@ def report(tmp_path_factory, shared_dir):
     cache = Path(os.environ.get("EPATROL_FOOTAGE_DIR") or tmp_path_factory.getbasetemp() / "bench-footage")
     cmd = [
         str(EPATROL), "bench", "--cameras", "1", "--window-s", "3", "--warmup-s", "0.5",
-        "--footage", "quiet_720p", "--violations", "parked_bikes", "--shared", str(SHARED),
+        "--footage", "quiet_720p", "--violations", ",".join(ALL_FOUR), "--shared", str(SHARED),
         "--footage-cache", str(cache), "--out", str(out), "--quiet",
     ]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
@@ -88,8 +89,8 @@ def report(tmp_path_factory, shared_dir):
 def test_report_has_the_box_and_every_stage(report):
     data, out, stdout = report
     assert data["machine"]["cores"] >= 1 and data["machine"]["cpu"]
-    assert data["settings"]["violations"] == ["parked_bikes"] and data["settings"]["samples_per_s_per_camera"] == 1.0
-    assert data["settings"]["rate_forced"] is None and data["settings"]["sample_every_s"] == {"parked_bikes": 1.0}  # the config default
+    assert sorted(data["settings"]["violations"]) == sorted(ALL_FOUR) and data["settings"]["samples_per_s_per_camera"] == 2.0
+    assert data["settings"]["rate_forced"] is None and data["settings"]["sample_every_s"] == DEFAULT_EVERY_S  # the config defaults
     for key in ("bounds", "pipeline", "baseline", "summary"):
         assert key in data, key
     assert [t["cameras"] for t in data["pipeline"]["trials"]] == [1]
@@ -130,7 +131,7 @@ def test_pipeline_figures_come_from_the_run(report):
     (chosen,) = [r for r in rows if r["chosen"]]
     assert chosen["accepted"] and chosen["candidate"] == model["chosen"]
     assert chosen["ms"] == min(r["ms"] for r in rows if r["accepted"])
-    assert cam["expected_samples_per_s"] == 1.0 and trial["sample_every_s"] == {"parked_bikes": 1.0}
+    assert cam["expected_samples_per_s"] == 2.0 and trial["sample_every_s"] == DEFAULT_EVERY_S
     assert data["models"]["pipeline"] == trial["models"]
     assert isinstance(trial["sustained"], bool) and isinstance(trial["not_sustained_because"], list)
 
@@ -146,17 +147,18 @@ def test_bounds_and_baseline_are_measured(report):
     coco = inf["per_model"]["yolov8n_int8"]
     assert coco["ms_full_frame"] > 0 and coco["cpu_ms_per_run"] > 0 and coco["runs_per_s_at_once"] > 0
     assert coco["every_s"] == 1.0 and coco["runs_per_camera_s"] == 1.0
-    # The bound: each model's CPU ms per run x its runs per camera-second, over the cores.
-    assert inf["cpu_ms_per_camera_s"] == pytest.approx(coco["cpu_ms_per_run"] * 1.0, abs=0.1)  # parked bikes: every 1 s
+    # The bound: each model's CPU ms per run x its runs per camera-second, summed, over the cores.
+    assert set(inf["per_model"]) == {"yolov8n_int8", "fire_smoke", "bin_embedding"}
+    per_camera_s = sum(m["cpu_ms_per_run"] * m["runs_per_camera_s"] for m in inf["per_model"].values())
+    assert inf["cpu_ms_per_camera_s"] == pytest.approx(per_camera_s, abs=0.1)
     assert inf["bound_cameras"] == pytest.approx(1000 * inf["cores"] / inf["cpu_ms_per_camera_s"], rel=0.02)
     assert bounds["combined_bound_cameras"] <= min(bounds["decode_bound_cameras"], bounds["inference_bound_cameras"])
     # Inference alone runs what the pipeline runs: the same runtime, chosen by the same measurement.
     pipe = data["pipeline"]["trials"][0]["models"]["yolov8n_int8"]
     assert coco["chosen_by"] == "measurement" and coco["runs_on"] == pipe["runs_on"] and coco["selection"]
     baseline = data["baseline"]["trials"][0]
-    assert {k: (v["runtime"], v["precision"], v["graph"], v["every_s"]) for k, v in baseline["models"].items()} == {
-        "yolov8n_int8": ("onnxruntime CPU", "int8-dynamic", "shipped", 1.0)
-    }  # parked bikes alone: the COCO model, shipped, on plain onnxruntime
+    coco_by_hand = baseline["models"]["yolov8n_int8"]  # the COCO model, shipped, on plain onnxruntime
+    assert (coco_by_hand["runtime"], coco_by_hand["precision"], coco_by_hand["graph"], coco_by_hand["every_s"]) == ("onnxruntime CPU", "int8-dynamic", "shipped", 1.0)
     (cam,) = baseline["per_camera"]
     assert cam["frames_per_s"] > 5 and cam["decode_ms"] > 0
     assert cam["inference_runs"] >= 1 and cam["inference_ms"] > 0
@@ -169,27 +171,9 @@ def test_plot_is_written_when_matplotlib_is_there(report):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-ALL_FOUR = ["parked_bikes", "street_vending", "open_burning", "overflowing_bins"]
-
-
-@pytest.fixture(scope="module")
-def all_four(tmp_path_factory, shared_dir):
-    """The pipeline and the baseline, one camera, every violation, at the default rates."""
-    out = tmp_path_factory.mktemp("bench-all-four")
-    cache = Path(os.environ.get("EPATROL_FOOTAGE_DIR") or tmp_path_factory.getbasetemp() / "bench-footage")
-    cmd = [
-        str(EPATROL), "bench", "--only", "pipeline,baseline", "--cameras", "1", "--window-s", "3", "--warmup-s", "0.5",
-        "--footage", "quiet_720p", "--violations", ",".join(ALL_FOUR), "--shared", str(SHARED),
-        "--footage-cache", str(cache), "--out", str(out), "--quiet",
-    ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads((out / "bench.json").read_text()), out
-
-
 @live
-def test_baseline_runs_every_model_the_violations_need(all_four):
-    data, out = all_four
+def test_baseline_runs_every_model_the_violations_need(report):
+    data, out, _ = report
     (trial,) = data["baseline"]["trials"]
     models = trial["models"]
     assert set(models) == {"yolov8n_int8", "fire_smoke", "bin_embedding"}
@@ -203,18 +187,14 @@ def test_baseline_runs_every_model_the_violations_need(all_four):
     (cam,) = trial["per_camera"]
     assert cam["expected_samples_per_s"] == 2.0 and cam["frames_per_s"] > 5
     assert cam["models"]["fire_smoke"]["ms_per_run"] > 0
-    # The headline keys are there, at the top level, for a run that measured no bounds.
-    assert data["baseline_cameras"] == data["baseline"]["sustained_cameras"]
-    assert data["pipeline_cameras"] == data["pipeline"]["sustained_cameras"]
-    assert data["bound_cameras"] is None and data["fraction_of_bound"] is None
     assert data["models"]["baseline"] == models
     md = (out / "bench.md").read_text()
     assert "fire_smoke every 0.5 s" in md and "bin_embedding" in md and "CPU flags:" in md
 
 
 @live
-def test_pipeline_runs_each_violation_at_its_default_rate(all_four):
-    data, out = all_four
+def test_pipeline_runs_each_violation_at_its_default_rate(report):
+    data, out, _ = report
     assert data["settings"]["rate_forced"] is None and data["settings"]["sample_every_s"] == DEFAULT_EVERY_S
     (trial,) = data["pipeline"]["trials"]
     assert trial["sample_every_s"] == DEFAULT_EVERY_S  # what a district deploys: no rate forced on the judges

@@ -9,7 +9,6 @@ core busy (benchmarks/concurrency.py: 1.9x the samples/s of intra-op threads).""
 
 from __future__ import annotations
 
-import faulthandler
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from epatrol.common.stacks import dump_stacks
 from epatrol.models.detections import Detections
 from epatrol.models.detector import ObjectDetector
 
@@ -53,7 +53,7 @@ def inference_result(future: Future[Inference], what: str) -> Inference:
                 raise
             waited += STALL_REPORT_S
             log.error("%s has not answered in %.0f s; every thread's stack follows on stderr", what, waited)
-            faulthandler.dump_traceback(all_threads=True)
+            dump_stacks()
 
 
 class InferenceService:
