@@ -340,6 +340,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ModelError, SchemaMismatch) as e:
         print(f"epatrol: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C where no handler of ours runs (demo, bench, start-up): no traceback
+        print(f"\nepatrol {args.command}: stopped by Ctrl-C", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -9,10 +9,13 @@ import gc
 import runpy
 import secrets
 import shutil
+import signal
 import socket
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -62,7 +65,8 @@ def _config(shared: Path, storage: Path, footage: Path) -> Config:
 
 
 def run_demo(shared: Path | None, storage: Path, footage: Path | None = None, log_level: str = "info") -> int:
-    """0 when every violation recorded an event; 1 naming those that did not; 2 on bad input."""
+    """0 when every violation recorded an event; 1 naming those that did not; 2 on bad input; 130
+    when Ctrl-C stopped it (its clips closed first)."""
     from epatrol.judges import required_models
     from epatrol.migrations import open_database
     from epatrol.models.detector import load_detectors
@@ -95,7 +99,13 @@ def run_demo(shared: Path | None, storage: Path, footage: Path | None = None, lo
     used = ", ".join(f"{d.name} on {d.runs_on}" for d in detectors.values())
     print(f"demo 2/3: {len(cfg.cameras)} file cameras played as fast as they decode (under a minute on 2 cores); "
           f"detectors: {used}", flush=True)
-    workers = run_cameras(cfg, detectors, db, threading.Event())
+    stop = threading.Event()
+    with _ctrl_c_sets(stop):  # Ctrl-C: the clips in progress are closed, then the demo stops
+        workers = run_cameras(cfg, detectors, db, stop)
+    if stop.is_set():
+        db.close()
+        print(f"\nepatrol demo: stopped by Ctrl-C; what was recorded so far is under {storage}", file=sys.stderr)
+        return 130
     for w in workers:
         print(f"  camera {w.camera.id}: {w.stats.samples} samples, {w.stats.events} events; {w.stats.times.summary()}")
 
@@ -117,6 +127,18 @@ def run_demo(shared: Path | None, storage: Path, footage: Path | None = None, lo
         print(f"epatrol demo: no event for {', '.join(missing)}: the demo footage should show every violation", file=sys.stderr)
         return 1
     return 0
+
+
+@contextmanager
+def _ctrl_c_sets(stop: threading.Event) -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():  # only the main thread takes signals
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def create_demo_officer(cfg: Config) -> tuple[str, str]:

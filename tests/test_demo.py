@@ -101,3 +101,32 @@ def test_demo_records_all_four_violations_then_serves_them_to_its_officer(tmp_pa
                 proc.kill()
                 raise AssertionError(report) from None
     assert proc.returncode == 0, "".join(lines[-40:])
+
+
+def test_ctrl_c_stops_the_demo_with_its_clips_closed(tmp_path, tmp_path_factory, shared_dir):
+    """Ctrl-C while the cameras play: the clips in progress are closed and hash as recorded, the
+    demo says it was stopped (exit 130), and no traceback is printed."""
+    storage = tmp_path / "demo"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "epatrol", "demo", "--shared", str(shared_dir), "--storage", str(storage),
+         "--footage", str(footage_dir(tmp_path_factory)), "--no-serve"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
+    try:
+        wait_for(lambda: any(re.search(r"event \d+: \w+ in zone", line) for line in lines) or proc.poll() is not None, 300, "the demo's first event")
+        assert proc.poll() is None, "".join(lines[-40:])
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130, "".join(lines[-40:])
+    finally:
+        proc.kill()
+    reader.join(5)
+    out = "".join(lines)
+    assert "epatrol demo: stopped by Ctrl-C" in out and "Traceback" not in out, out[-3000:]
+    cfg = load_config(storage / "demo-config.yaml")
+    with Database(cfg.database_url) as db:
+        events = db.list_events()
+        assert events and all(e.clip_state == "complete" for e in events), [(e.id, e.clip_state) for e in events]
+        assert verify_files(db, storage) == []
