@@ -15,6 +15,7 @@ from epatrol.config import (
     Config,
     ConfigError,
     CountRule,
+    CustomRule,
     DwellRule,
     RegionStateRule,
     SceneChangeRule,
@@ -85,7 +86,7 @@ def _custom_judge(camera: Camera, name: str, shapes: list[ZoneShape], cfg: Confi
     """The judge of a custom rule's kind, named after the rule (its events, cooldown, suppressions)."""
     camera_id = camera.id
     rule = cfg.violations.custom[name]
-    detector = rule.model or cfg.models.detector
+    detector = _detector_of(rule, cfg)
     if isinstance(rule, DwellRule):
         return DwellJudge(camera_id, shapes, rule, model=detector, violation=name)
     if isinstance(rule, CountRule):
@@ -94,7 +95,12 @@ def _custom_judge(camera: Camera, name: str, shapes: list[ZoneShape], cfg: Confi
         return StreetVendingJudge(camera_id, shapes, rule, model=detector, references=zone_references(camera, cfg.storage.root),
                                   storage=cfg.storage.root, violation=name)
     assert isinstance(rule, RegionStateRule)
-    return RegionStateJudge(camera_id, shapes, rule, model=rule.detector or cfg.models.detector, violation=name, models_dir=models_dir)
+    return RegionStateJudge(camera_id, shapes, rule, model=detector, violation=name, models_dir=models_dir)
+
+
+def _detector_of(rule: CustomRule, cfg: Config) -> str:
+    """The detector a custom rule's judge runs (a region_state rule's `model` is its classifier)."""
+    return (rule.detector if isinstance(rule, RegionStateRule) else rule.model) or cfg.models.detector
 
 
 def check_custom(cfg: Config, models_dir: Path | None, names: list[str] | None = None) -> list[str]:
@@ -106,7 +112,7 @@ def check_custom(cfg: Config, models_dir: Path | None, names: list[str] | None =
         rule = cfg.violations.custom[name]
         where = f"violations.custom.{name}"
         detector_field = "detector" if isinstance(rule, RegionStateRule) else "model"
-        detector = (rule.detector if isinstance(rule, RegionStateRule) else rule.model) or cfg.models.detector
+        detector = _detector_of(rule, cfg)
         wanted: dict[str, list[str]] = {"classes": list(getattr(rule, "classes", []))}
         if isinstance(rule, SceneChangeRule):
             wanted["explained_classes"] = list(rule.explained_classes)
@@ -146,6 +152,26 @@ def on_duty(judge: Judge, utc: datetime) -> bool:
     return any(e.is_open or e.active(utc) for e in judge.episodes.values())
 
 
+def models_for(camera: Camera, cfg: Config) -> set[str]:
+    """The detectors the camera's judges run, as build_judges sets them, read from the configuration
+    alone: building a judge loads its own models (the bins embedding, a district classifier)."""
+    names: set[str] = set()
+    for violation in {v for z in camera.zones for v in z.violations}:
+        if violation == Violation.open_burning:
+            names.add(OpenBurningJudge.model)
+        elif violation in cfg.violations.custom:
+            names.add(_detector_of(cfg.violations.custom[violation], cfg))
+        else:  # the other built-ins judge the configured COCO detector's boxes
+            names.add(cfg.models.detector)
+    return names
+
+
 def required_models(cfg: Config) -> set[str]:
-    """Every detector the enabled cameras' judges need (loaded once, shared by all cameras)."""
-    return {j.model for c in cfg.cameras if c.enabled for j in build_judges(c, cfg)}
+    """Every detector the enabled cameras' judges need (loaded once, shared by all cameras).
+    ConfigError, before anything loads, when a custom rule a camera watches does not fit its model."""
+    cameras = [c for c in cfg.cameras if c.enabled]
+    watched = {v for c in cameras for z in c.zones for v in z.violations}
+    custom = [name for name in cfg.violations.custom if name in watched]
+    if custom and (problems := check_custom(cfg, resolve_models_dir(cfg.models.dir), custom)):
+        raise ConfigError("; ".join(problems))
+    return set().union(*(models_for(c, cfg) for c in cameras))

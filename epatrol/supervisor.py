@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from epatrol.config import Camera, Config
 from epatrol.evidence.store.db import Database
 from epatrol.health import HealthBoard
-from epatrol.judges import build_judges
+from epatrol.judges import models_for
 from epatrol.models.detector import ObjectDetector, load_detectors
 from epatrol.models.manifest import ModelError
 from epatrol.models.service import InferenceService
@@ -108,11 +108,10 @@ class Supervisor:
 
     def _load_models(self, camera: Camera) -> None:
         """A camera added by a reload may need a model nobody needed before."""
-        for judge in build_judges(camera, self.cfg):
-            if judge.model not in self.models:
-                detector = load_detectors({judge.model}, self.cfg.models)[judge.model]
-                self.health.set_model(detector.name, detector.runtime, detector.precision, detector.graph)
-                self.models[judge.model] = InferenceService(detector, self._workers)
+        for name in models_for(camera, self.cfg) - set(self.models):
+            detector = load_detectors({name}, self.cfg.models)[name]
+            self.health.set_model(detector.name, detector.runtime, detector.precision, detector.graph)
+            self.models[name] = InferenceService(detector, self._workers)
 
     def _guarded(self, worker: CameraWorker, stop: threading.Event) -> None:
         while True:

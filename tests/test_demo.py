@@ -24,6 +24,7 @@ from epatrol.common.hashing import sha256_file
 from epatrol.config import load_config
 from epatrol.evidence.export.verify import verify_files
 from epatrol.evidence.store.db import Database
+from epatrol.judges import build_judges, models_for
 
 REPO = Path(__file__).resolve().parents[1]
 FOUR = {"street_vending", "parked_bikes", "overflowing_bins", "open_burning"}
@@ -69,6 +70,8 @@ def test_demo_records_all_four_violations_then_serves_them_to_its_officer(tmp_pa
         # The evidence: one event per violation on its camera, none on the hard negative, every
         # clip and snapshot on disk hashing to what its row recorded.
         cfg = load_config(storage / "demo-config.yaml")
+        for camera in cfg.cameras:  # the models loaded before the cameras start are those their judges run
+            assert models_for(camera, cfg) == {j.model for j in build_judges(camera, cfg)}, camera.id
         with Database(cfg.database_url) as db:
             events = db.list_events()
             assert verify_files(db, storage) == []

@@ -26,7 +26,7 @@ from waiting import wait_for
 
 from epatrol.cli import main as cli_main
 from epatrol.config import ConfigError, CountRule, DwellRule, parse_config
-from epatrol.judges import build_judges, check_custom, required_models
+from epatrol.judges import build_judges, check_custom, models_for, required_models
 
 expect = require_chromium().expect
 
@@ -70,6 +70,8 @@ def test_a_custom_violation_parses_with_its_labels_department_and_judge(tmp_path
     assert isinstance(cfg.violations.custom["lorry"], DwellRule)
     judges = {j.violation: j for j in build_judges(cfg.cameras[0], cfg)}
     assert set(judges) == {"lorry", "parked_bikes"} and judges["lorry"].classes == {"truck"}
+    # What is loaded before the cameras start is read from the configuration: the models the judges run.
+    assert models_for(cfg.cameras[0], cfg) == {j.model for j in judges.values()} == {"yolov8n_int8"}
 
 
 def test_config_errors_name_what_is_wrong(tmp_path):
@@ -94,6 +96,8 @@ def test_a_rule_naming_a_class_its_model_lacks_is_refused_by_config_check_and_at
     assert problem.startswith(f"violations.custom.{NAME}.classes: the model yolov8n_int8 has no class 'skip' (it has: person, bicycle, car")
     with pytest.raises(ConfigError, match="has no class 'skip'"):
         build_judges(cfg.cameras[0], cfg)  # never a judge that silently finds nothing
+    with pytest.raises(ConfigError, match="has no class 'skip'"):
+        required_models(cfg)  # `epatrol run` says so before loading any model
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True))
     assert cli_main(["config", "check", str(tmp_path / "config.yaml")]) == 2
     assert "has no class 'skip'" in capsys.readouterr().err
@@ -231,6 +235,7 @@ def test_region_state_and_scene_change_rules_build_and_judge(tmp_path, shared_di
     judges = {j.violation: j for j in build_judges(cfg.cameras[0], cfg)}
     assert isinstance(judges["piled"], StreetVendingJudge) and judges["piled"].classes == frozenset()
     assert judges["piled"].store.dir != judges["street_vending"].store.dir  # backgrounds kept apart
+    assert models_for(cfg.cameras[0], cfg) == {j.model for j in judges.values()}
     (problem,) = check_custom(cfg, MODELS, ["shop_spill"])
     assert problem.startswith("violations.custom.shop_spill.model: ") and "shopfront_cls" in problem
     with pytest.raises(ValueError, match="has no class 'spilling'"):
