@@ -177,9 +177,13 @@ def test_custom_violation_is_filed_to_the_events_department_with_its_unit(store,
     deliver(store, ev, edge_id=ev.id + 1000, zone="corner", details={**ev.details, "responsible": None, "lead_department": "nobody"})
     other, = tick(store, wf, clock).filed
     assert case_of(store, other).lead_department == wf.default_department  # an unknown code: the default leads
+    # And a shop of the same name with another business licence, next door: another unit.
+    namesake = {**SHOP, "licence": "92330100MA2H999Z9Z"}
+    deliver(store, ev, edge_id=ev.id + 2000, zone="next-door", details={**ev.details, "responsible": namesake})
+    tick(store, wf, clock)
     with store.read() as s:
         rows = {r.key: r.cases for r in stats.group(stats.cases_in(s, DISPATCHER, None, None), "responsible")}
-    assert rows == {"张记小吃": 1, stats.UNASSIGNED: 1}
+    assert rows == {f"张记小吃 ({SHOP['licence']})": 1, f"张记小吃 ({namesake['licence']})": 1, stats.UNASSIGNED: 1}
     with store.write() as s, pytest.raises(Conflict, match="names no responsible unit"):
         workflow.dispatch(s, wf, other, DISPATCHER, clock(), to_responsible=True)
 
@@ -245,10 +249,10 @@ def test_case_json_notify_route_and_stats_route(shopfront, tmp_path):
         assert [json.loads(e["payload"])["actor"] for e in notices] == ["disp", "town"]
         assert api["town"].post(f"/api/cases/{case_id}/notify-responsible", json={"note": ""}).status_code == 422
         rows = api["disp"].get("/api/stats", params={"by": "responsible"}).json()["rows"]
-        assert [(r["key"], r["cases"]) for r in rows] == [("张记小吃", 1)]
+        assert [(r["key"], r["cases"]) for r in rows] == [(f"张记小吃 ({SHOP['licence']})", 1)]
         xlsx = api["disp"].get("/api/reports/monthly.xlsx", params={"month": "2026-11"})
         wb = load_workbook(io.BytesIO(xlsx.content))
-        assert [c.value for c in wb["responsible"][2]][:2] == ["张记小吃", 1]
+        assert [c.value for c in wb["responsible"][2]][:2] == [f"张记小吃 ({SHOP['licence']})", 1]
         assert api["disp"].get("/api/departments").json()["default"]["departments"] == ["enforcement"]
     finally:
         for c in api.values():

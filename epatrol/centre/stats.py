@@ -1,5 +1,5 @@
 """Assessment (考核): per street, grid, department, violation and responsible unit (门前三包,
-by the unit's name) — counts, time to dispatch, time to close, overdue, reopened and recurring
+by the unit's name and business licence: two shops of one name are two units) — counts, time to dispatch, time to close, overdue, reopened and recurring
 cases — over the cases filed in a period.
 
 A case counts once under its street, grid and violation, and once under each department it was
@@ -46,7 +46,9 @@ def _keys(c: CentreCase, by: str) -> list[str]:
     if by == "department":
         return [d.department for d in c.departments] or [UNASSIGNED]
     if by == "responsible":
-        return [c.responsible_name or UNASSIGNED]
+        if c.responsible_name is None:
+            return [UNASSIGNED]
+        return [f"{c.responsible_name} ({c.responsible_licence})" if c.responsible_licence else c.responsible_name]
     value = getattr(c, by)
     return [value if value else UNASSIGNED]
 
