@@ -17,7 +17,7 @@ def _now() -> datetime:
 @dataclass
 class CameraHealth:
     camera_id: str
-    state: str = "starting"  # starting | online | reconnecting | offline | stopped | failed
+    state: str = "starting"  # starting | online | reconnecting | offline | stalled (a model overdue) | stopped | failed
     reconnects: int = 0
     last_packet_utc: datetime | None = None
     last_sample_utc: datetime | None = None

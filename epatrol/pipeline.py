@@ -304,8 +304,7 @@ class CameraWorker:
         self._last_sample = pending.sample
         self._refresh_suppressions()
         times = self.stats.times
-        what = f"camera {self.camera.id}'s inference on"
-        results = {model: inference_result(f, f"{what} {model}") for model, f in pending.inferences.items()}
+        results = {model: self._inference(model, f) for model, f in pending.inferences.items()}
         ran = [r for model, r in results.items() if model not in pending.reused | pending.skipped]
         for r in ran:
             times.add("inference", r.wall_s, r.cpu_s)
@@ -330,6 +329,20 @@ class CameraWorker:
         self.stats.judged += 1
         self.stats.lags_s.append((datetime.now(timezone.utc) - pending.sample.utc).total_seconds())
         self.health.sample(self.camera.id, decode_ms=pending.decode_ms, inference_ms=inference_ms, frame_size=f"{w}x{h}")
+
+    def _inference(self, model: str, future: Future[Inference]) -> Inference:
+        """The model's answer; while it is overdue the camera shows as stalled in /healthz (degraded)."""
+        stalled = False
+
+        def on_stall(waited_s: float) -> None:
+            nonlocal stalled
+            stalled = True
+            self.health.set_state(self.camera.id, "stalled", f"model {model} has not answered in {waited_s:.0f} s")
+
+        result = inference_result(future, f"camera {self.camera.id}'s inference on {model}", on_stall)
+        if stalled:
+            self.health.set_state(self.camera.id, "online")
+        return result
 
     def _refresh_suppressions(self) -> None:
         """Officers' dismissals -> the judges' suppressions. Checked every SUPPRESSION_POLL_S with one

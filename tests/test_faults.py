@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 from pathlib import Path
 
 import pytest
-from conftest import BIKE_ZONE, camera_entry, make_config
+from conftest import BIKE_ZONE, camera_entry, make_config, patrolling
 from rtsp import RtspServer, export_access_units, rtsp_unavailable_reason
 from servers import free_port
 from waiting import wait_for
@@ -152,3 +153,45 @@ def test_camera_that_needs_a_login(footage, run_supervisor):
         assert all("Cam-s3cret-9" not in (c.last_error or "") for c in health.snapshot())
         stored = {c.id: c.url for c in sup.db.list_cameras()}
         assert stored["login"] == url and "Cam-s3cret-9" not in json.dumps(stored)
+
+
+class HeldRunner:
+    """The shipped model's real runner, answering only once released: a model that stops answering."""
+
+    def __init__(self, runner) -> None:
+        self.runner, self.release = runner, threading.Event()
+
+    def __getattr__(self, name: str):
+        return getattr(self.runner, name)
+
+    def run(self, tensor):
+        self.release.wait()
+        return self.runner.run(tensor)
+
+
+def test_a_model_that_stops_answering_shows_the_camera_stalled_until_it_answers(footage, shared_dir, tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from epatrol.api.app import create_app
+    from epatrol.models import selection, service
+    from epatrol.models.detector import ObjectDetector
+    from epatrol.models.manifest import get_spec
+    from epatrol.models.runners import open_runner
+
+    monkeypatch.setattr(service, "STALL_REPORT_S", 0.3)  # 120 s on a box
+    spec = get_spec("yolov8n_int8")
+    held = HeldRunner(open_runner(selection.reference(shared_dir / "models" / spec.file, "cpu", int8=True), 1))
+    cfg = parse_config(make_config(tmp_path, [camera_entry("wall-1", footage["parked_bike.mp4"], BIKE_ZONE)],
+                                   violations={"parked_bikes": {"dwell_s": 4, "sample_every_s": 1.0}}))
+    db, health = open_database(cfg.database_url), HealthBoard()
+    app = TestClient(create_app(cfg, db, health=health))
+    with patrolling(cfg, ObjectDetector(spec, held), db, health) as (_, thread):
+        cam = wait_for(lambda: next((c for c in health.snapshot() if c.state == "stalled"), None), 30, "the camera shown stalled")
+        assert cam.last_error.startswith("model yolov8n_int8 has not answered in")
+        body = app.get("/healthz").json()
+        assert body["status"] == "degraded" and body["offline"] == ["wall-1"]
+        held.release.set()
+        wait_for(lambda: health.snapshot()[0].state != "stalled", 30, "the camera back from stalled")
+        thread.join(120)  # the file plays to its end
+        assert not thread.is_alive() and health.snapshot()[0].samples > 10
+    assert any(e.violation == "parked_bikes" for e in db.list_events())  # the late answers were still used

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -41,9 +42,10 @@ def nothing_found(class_names: tuple[str, ...]) -> Future[Inference]:
     return done
 
 
-def inference_result(future: Future[Inference], what: str) -> Inference:
-    """future.result(), reporting each STALL_REPORT_S it waits: an error naming `what`, and every
-    thread's stack on stderr (where it is stuck). It keeps waiting: a late answer is still used."""
+def inference_result(future: Future[Inference], what: str, on_stall: Callable[[float], None] | None = None) -> Inference:
+    """future.result(), reporting each STALL_REPORT_S it waits: an error naming `what`, every
+    thread's stack on stderr (where it is stuck), and on_stall(seconds waited). It keeps waiting:
+    a late answer is still used."""
     waited = 0.0
     while True:
         try:
@@ -54,6 +56,8 @@ def inference_result(future: Future[Inference], what: str) -> Inference:
             waited += STALL_REPORT_S
             log.error("%s has not answered in %.0f s; every thread's stack follows on stderr", what, waited)
             dump_stacks()
+            if on_stall is not None:
+                on_stall(waited)
 
 
 class InferenceService:
