@@ -1,6 +1,6 @@
-"""Assessment (考核): per street, grid, department, violation and responsible unit (门前三包,
-by the unit's name and business licence: two shops of one name are two units) — counts, time to dispatch, time to close, overdue, reopened and recurring
-cases — over the cases filed in a period.
+"""Assessment (考核): per street, grid, department, violation and responsible unit (门前三包, by
+the unit's name and business licence: two shops of one name are two units) — counts, time to
+dispatch, time to close, overdue, reopened and recurring cases — over the cases filed in a period.
 
 A case counts once under its street, grid and violation, and once under each department it was
 dispatched to (the lead and those assisting answer for it together). Times are in seconds:
