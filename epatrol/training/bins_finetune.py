@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from epatrol.evaluation.matching import wilson_interval
 from epatrol.training import bin_training, bins_light
 
 # Photos are stored at this shorter side: decoding 600 px JPEGs every epoch costs more than the
@@ -29,12 +29,10 @@ from epatrol.training import bin_training, bins_light
 STORED_SIDE = 256
 
 
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    if n == 0:
-        return (float("nan"), float("nan"))
-    p = k / n
-    centre, half = (p + z * z / (2 * n)) / (1 + z * z / n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (round(centre - half, 3), round(centre + half, 3))
+def wilson(k: int, n: int) -> tuple[float, float] | None:
+    """The 95% Wilson interval the eval reports, rounded for the result file."""
+    interval = wilson_interval(k, n)
+    return None if interval is None else (round(interval[0], 3), round(interval[1], 3))
 
 
 def _stored(img: np.ndarray) -> np.ndarray:
