@@ -31,16 +31,21 @@ FOUR = {"street_vending", "parked_bikes", "overflowing_bins", "open_burning"}
 SIGN_IN = re.compile(r"review page: (http://127\.0\.0\.1:\d+)/\s+sign in as (\S+) with password (\S+)")
 
 
-def test_demo_records_all_four_violations_then_serves_them_to_its_officer(tmp_path, tmp_path_factory, shared_dir):
-    storage, port = tmp_path / "demo", free_port()
+def start_demo(shared: Path, storage: Path, footage: Path, *options: str) -> tuple[subprocess.Popen, list[str], threading.Thread]:
+    """`epatrol demo` as a subprocess; its output lines collect in the list as they come."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "epatrol", "demo", "--shared", str(shared_dir), "--storage", str(storage),
-         "--footage", str(footage_dir(tmp_path_factory)), "--serve", "--port", str(port)],
+        [sys.executable, "-m", "epatrol", "demo", "--shared", str(shared), "--storage", str(storage), "--footage", str(footage), *options],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
     reader.start()
+    return proc, lines, reader
+
+
+def test_demo_records_all_four_violations_then_serves_them_to_its_officer(tmp_path, tmp_path_factory, shared_dir):
+    storage, port = tmp_path / "demo", free_port()
+    proc, lines, reader = start_demo(shared_dir, storage, footage_dir(tmp_path_factory), "--serve", "--port", str(port))
 
     def signed_in_line():
         found = next((m for m in map(SIGN_IN.search, lines) if m), None)
@@ -110,14 +115,7 @@ def test_ctrl_c_stops_the_demo_with_its_clips_closed(tmp_path, tmp_path_factory,
     """Ctrl-C while the cameras play: the clips in progress are closed and hash as recorded, the
     demo says it was stopped (exit 130), and no traceback is printed."""
     storage = tmp_path / "demo"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "epatrol", "demo", "--shared", str(shared_dir), "--storage", str(storage),
-         "--footage", str(footage_dir(tmp_path_factory)), "--no-serve"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
-    reader.start()
+    proc, lines, reader = start_demo(shared_dir, storage, footage_dir(tmp_path_factory), "--no-serve")
     try:
         wait_for(lambda: any(re.search(r"event \d+: \w+ in zone", line) for line in lines) or proc.poll() is not None, 300, "the demo's first event")
         assert proc.poll() is None, "".join(lines[-40:])
